@@ -1,0 +1,308 @@
+"""`Assistant`: the one front door to the core. The UI and the CLI use nothing else.
+
+Threading rules:
+- Database access is serialised inside (one lock), so any thread may call the conversation methods.
+- Model work (`load_model`, `reply`) belongs to one lane: the caller runs one at a time, off the UI
+  thread. Cancel a reply from any thread with its CancelToken.
+Events: register plain callbacks on `conversation_did_change(conversation_id)`; they run on the thread
+that made the change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+from assistant.cancel import CancelToken
+from assistant.config import ConfigStore, Settings
+from assistant.engine.base import ChatMessage, Completion, Engine, GenerationSettings
+from assistant.engine.models import ModelCatalog
+from assistant.errors import MnemeError
+from assistant.paths import Paths, resolve_paths
+from assistant.resources import read_text
+from assistant.secrets import PassphraseProvider, obtain_key
+from assistant.storage.conversations import ConversationStore, title_from_text
+from assistant.storage.database import DEFAULT_BUSY_TIMEOUT_S, EncryptedDatabase, open_database
+from assistant.types import Conversation, DoctorReport, Message, Reply, ReplyStats
+
+MAX_MESSAGE_CHARS = 1_000_000
+
+
+class ReplyStream:
+    """Iterate for the reply's text pieces; `result` holds the stored Reply once iteration ends.
+
+    Breaking out early or cancelling the token stops generation; the partial reply is still stored
+    (finish_reason "cancelled"), so nothing the user saw is lost.
+    """
+
+    def __init__(self, pieces: Iterator[str], conversation: Conversation, user: Message) -> None:
+        self._pieces = pieces
+        self.conversation = conversation
+        self.user_message = user
+        self.result: Reply | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
+    def wait(self) -> Reply:
+        for _ in self._pieces:
+            pass
+        assert self.result is not None
+        return self.result
+
+
+class Assistant:
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        passphrase_provider: PassphraseProvider | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
+        self.paths: Paths = resolve_paths(home)
+        self.paths.ensure()
+        self._config = ConfigStore(self.paths.config_file)
+        self._passphrase_provider = passphrase_provider
+        self._busy_timeout = busy_timeout
+        self._database: EncryptedDatabase | None = None
+        self._conversations: ConversationStore | None = None
+        self._engine: Engine | None = None
+        self._engine_key: tuple[object, ...] | None = None
+        self.models = ModelCatalog(self._config, self.paths.models_dir)
+        self.conversation_did_change: list[Callable[[int], None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (or create) the encrypted database now. Side effect: may create the key."""
+        if self._database is not None:
+            return
+        path = self.paths.database
+        exists = path.exists() and path.stat().st_size > 0
+        key = obtain_key(path, exists=exists, passphrase_provider=self._passphrase_provider)
+        self._database = open_database(path, key, busy_timeout=self._busy_timeout)
+        self._conversations = ConversationStore(self._database)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        if self._database is not None:
+            self._database.close()
+            self._database = None
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def settings(self) -> Settings:
+        return self._config.load()
+
+    def update_settings(self, **changes: object) -> Settings:
+        settings = self._config.load()
+        for name, value in changes.items():
+            if not hasattr(settings, name):
+                raise MnemeError(f"There is no setting named '{name}'.")
+            setattr(settings, name, value)
+        self._config.save(settings)
+        return settings
+
+    # -- conversations -----------------------------------------------------------------------
+
+    @property
+    def _store(self) -> ConversationStore:
+        self.open()
+        assert self._conversations is not None
+        return self._conversations
+
+    def conversations(self) -> list[Conversation]:
+        return self._store.all()
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        return self._store.get(conversation_id)
+
+    def new_conversation(self, title: str | None = None) -> Conversation:
+        conversation = self._store.create(title or "New conversation")
+        self._did_change(conversation.id)
+        return conversation
+
+    def rename_conversation(self, conversation_id: int, title: str) -> Conversation:
+        conversation = self._store.rename(conversation_id, title)
+        self._did_change(conversation_id)
+        return conversation
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        self._store.delete(conversation_id)
+        self._did_change(conversation_id)
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        return self._store.messages(conversation_id)
+
+    def database_counts(self) -> dict[str, int]:
+        return self._store.count()
+
+    # -- the model ---------------------------------------------------------------------------
+
+    def load_model(self, model: str | Path | None = None) -> str:
+        """Load `model` (a .gguf path, a registered name, or the active model). Returns its name.
+
+        Slow the first time (seconds for a real model): run it on the model lane.
+        """
+        self._ensure_engine(model)
+        assert self._engine is not None
+        return self._engine.name
+
+    @property
+    def model_name(self) -> str | None:
+        return self._engine.name if self._engine is not None else None
+
+    def reply(
+        self,
+        conversation_id: int | None,
+        text: str,
+        *,
+        model: str | Path | None = None,
+        cancel: CancelToken | None = None,
+        settings: GenerationSettings | None = None,
+    ) -> ReplyStream:
+        """Store the user's message and stream the model's answer, storing it as it ends.
+
+        `conversation_id` None starts a new conversation titled after the message. Raises before
+        anything is stored if no model can be loaded or the message is empty.
+        """
+        if not text.strip():
+            raise MnemeError("The message is empty.")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise MnemeError(
+                f"The message is {len(text):,} characters long; the limit is "
+                f"{MAX_MESSAGE_CHARS:,}. Import long documents instead."
+            )
+        engine = self._ensure_engine(model)
+        store = self._store
+        if conversation_id is None:
+            conversation = store.create(title_from_text(text))
+        else:
+            conversation = store.get(conversation_id)
+        user = store.add_message(conversation.id, "user", text)
+        self._did_change(conversation.id)
+        history = [self._system_message()] + [
+            ChatMessage(m.role, m.content) for m in store.messages(conversation.id) if m.content
+        ]
+        generation = settings or self._generation_settings()
+        cancel = cancel or CancelToken()
+        stream = ReplyStream(iter(()), conversation, user)
+        stream._pieces = self._stream_reply(engine, history, generation, cancel, stream)
+        return stream
+
+    def _stream_reply(
+        self,
+        engine: Engine,
+        history: list[ChatMessage],
+        generation: GenerationSettings,
+        cancel: CancelToken,
+        stream: ReplyStream,
+    ) -> Iterator[str]:
+        started = time.perf_counter()
+        tokens = engine.stream(history, generation, cancel)
+        text: list[str] = []
+        finish = "error"
+        completion: Completion | None = None
+        try:
+            for piece in tokens:
+                text.append(piece)
+                yield piece
+            completion = tokens.completion
+            finish = completion.finish_reason if completion else "stop"
+        except GeneratorExit:
+            finish = "cancelled"
+            tokens.close()
+            raise
+        finally:
+            if cancel.cancelled and finish != "error":
+                finish = "cancelled"
+            stream.result = self._store_reply(
+                stream, engine, "".join(text), finish, completion, time.perf_counter() - started
+            )
+
+    def _store_reply(
+        self,
+        stream: ReplyStream,
+        engine: Engine,
+        text: str,
+        finish: str,
+        completion: Completion | None,
+        elapsed: float,
+    ) -> Reply:
+        assistant_message = self._store.add_message(
+            stream.conversation.id,
+            "assistant",
+            text,
+            model=engine.name,
+            finish_reason=finish,
+            prompt_tokens=completion.prompt_tokens if completion else None,
+            completion_tokens=completion.completion_tokens if completion else None,
+        )
+        self._did_change(stream.conversation.id)
+        stats = ReplyStats(
+            model=engine.name,
+            finish_reason=finish,
+            prompt_tokens=completion.prompt_tokens if completion else 0,
+            completion_tokens=completion.completion_tokens if completion else 0,
+            reused_prompt_tokens=completion.reused_prompt_tokens if completion else 0,
+            dropped_turns=completion.dropped_turns if completion else 0,
+            first_token_s=completion.first_token_s if completion else None,
+            total_s=completion.total_s if completion else elapsed,
+        )
+        return Reply(
+            self._store.get(stream.conversation.id), stream.user_message, assistant_message, stats
+        )
+
+    def _system_message(self) -> ChatMessage:
+        text = read_text("prompts", "system.md").strip()
+        # Day granularity keeps the prompt prefix stable (and its KV cache reusable) all day.
+        return ChatMessage("system", f"{text}\nToday is {date.today().isoformat()}.")
+
+    def _generation_settings(self) -> GenerationSettings:
+        settings = self._config.load()
+        return GenerationSettings(
+            max_tokens=settings.max_tokens, temperature=settings.temperature, seed=settings.seed
+        )
+
+    def _ensure_engine(self, model: str | Path | None) -> Engine:
+        from assistant.engine.factory import engine_for, resolve_model
+
+        settings = self._config.load()
+        target = resolve_model(self.models, model)
+        key = (target, settings.n_ctx, settings.n_gpu_layers, settings.n_threads)
+        if self._engine is None or self._engine_key != key:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+            self._engine = engine_for(target, settings)
+            self._engine_key = key
+        return self._engine
+
+    # -- diagnostics ---------------------------------------------------------------------------
+
+    def doctor(self) -> DoctorReport:
+        """Versions, llama.cpp offload, keychain, paths, database and model status. Creates nothing."""
+        from assistant.doctor import build_report
+
+        return build_report(self)
+
+    def _did_change(self, conversation_id: int) -> None:
+        for callback in list(self.conversation_did_change):
+            with contextlib.suppress(Exception):
+                callback(conversation_id)

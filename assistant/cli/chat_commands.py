@@ -1,0 +1,140 @@
+"""`mneme ask TEXT` and `mneme chat`: stream replies from the model to the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from assistant.app import Assistant, ReplyStream
+from assistant.cancel import CancelToken
+from assistant.cli.terminal import open_assistant, print_json
+from assistant.engine.base import GenerationSettings
+from assistant.errors import MnemeError
+
+
+def register(commands: Any) -> None:
+    ask = commands.add_parser("ask", help="ask one question; the reply streams to stdout")
+    ask.add_argument("text", nargs="+", help="the question ('-' reads it from stdin)")
+    ask.add_argument("--conversation", type=int, help="continue this conversation id")
+    ask.add_argument("--json", action="store_true", help="print the stored reply as JSON")
+    _generation_options(ask)
+    ask.set_defaults(handler=run_ask)
+
+    chat = commands.add_parser("chat", help="a conversation in the terminal")
+    chat.add_argument("--conversation", type=int, help="continue this conversation id")
+    _generation_options(chat)
+    chat.set_defaults(handler=run_chat)
+
+
+def _generation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="a .gguf file or registered model name for this run")
+    parser.add_argument("--max-tokens", type=_positive, help="longest reply in tokens")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
+    parser.add_argument("--seed", type=int, help="sampling seed, for repeatable replies")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _settings(assistant: Assistant, args: argparse.Namespace) -> GenerationSettings:
+    stored = assistant.settings
+    return GenerationSettings(
+        max_tokens=args.max_tokens or stored.max_tokens,
+        temperature=stored.temperature if args.temperature is None else args.temperature,
+        seed=stored.seed if args.seed is None else args.seed,
+    )
+
+
+def _stream_to_terminal(stream: ReplyStream, cancel: CancelToken, *, echo: bool = True) -> bool:
+    """Print the reply as it arrives. Ctrl-C stops the reply (kept, marked cancelled).
+
+    Returns False when the user interrupted.
+    """
+    try:
+        for piece in stream:
+            if echo:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        cancel.cancel()
+        stream.close()
+        if echo:
+            print("\n[stopped]", file=sys.stderr)
+        return False
+    if echo:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    return True
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
+    with open_assistant() as assistant:
+        cancel = CancelToken()
+        stream = assistant.reply(
+            args.conversation,
+            text,
+            model=args.model,
+            cancel=cancel,
+            settings=_settings(assistant, args),
+        )
+        finished = _stream_to_terminal(stream, cancel, echo=not args.json)
+        if args.json and stream.result is not None:
+            reply = stream.result
+            print_json(
+                {
+                    "conversation_id": reply.conversation.id,
+                    "user_message_id": reply.user_message.id,
+                    "assistant_message_id": reply.assistant_message.id,
+                    "reply": reply.assistant_message.content,
+                    "model": reply.stats.model,
+                    "finish_reason": reply.stats.finish_reason,
+                    "prompt_tokens": reply.stats.prompt_tokens,
+                    "completion_tokens": reply.stats.completion_tokens,
+                    "tokens_per_second": round(reply.stats.tokens_per_second, 2),
+                }
+            )
+    return 0 if finished else 130
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    with open_assistant() as assistant:
+        conversation_id = args.conversation
+        if conversation_id is not None:
+            assistant.conversation(conversation_id)  # fail early on a wrong id
+        name = assistant.load_model(args.model)
+        print(f"Chatting with {name}. /new starts over, /exit or Ctrl-D quits.", file=sys.stderr)
+        while True:
+            try:
+                text = input("you> ")
+            except (EOFError, KeyboardInterrupt):
+                print(file=sys.stderr)
+                return 0
+            if text.strip() in ("/exit", "/quit"):
+                return 0
+            if text.strip() == "/new":
+                conversation_id = None
+                print("(new conversation)", file=sys.stderr)
+                continue
+            if not text.strip():
+                continue
+            cancel = CancelToken()
+            try:
+                stream = assistant.reply(
+                    conversation_id,
+                    text,
+                    model=args.model,
+                    cancel=cancel,
+                    settings=_settings(assistant, args),
+                )
+            except MnemeError as error:
+                print(f"mneme: error: {error}", file=sys.stderr)
+                continue
+            conversation_id = stream.conversation.id
+            sys.stdout.write("mneme> ")
+            _stream_to_terminal(stream, cancel)

@@ -1,0 +1,93 @@
+"""User settings: a small JSON file in the config folder (no secrets, no memory text).
+
+Writes are atomic (temporary file + rename) so a crash never leaves half a file. A malformed file is a
+clear ConfigError naming the file, never a silent reset that would lose the user's model list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError
+
+
+@dataclass
+class Settings:
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    active_model: str | None = None
+    n_ctx: int = 4096
+    n_gpu_layers: int | None = None  # None: all layers when the llama.cpp build can offload
+    n_threads: int | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.7
+    seed: int | None = None
+    download_endpoint: str | None = None  # None: huggingface_hub's endpoint (HF_ENDPOINT)
+
+    def validate(self, source: Path) -> None:
+        def bad(name: str, expected: str) -> ConfigError:
+            return ConfigError(f"Setting '{name}' in {source} must be {expected}.")
+
+        if not isinstance(self.models, dict):
+            raise bad("models", "an object")
+        for name, entry in self.models.items():
+            if not isinstance(entry, dict) or "location" not in entry or "kind" not in entry:
+                raise bad(f"models.{name}", "an object with 'kind' and 'location'")
+        if self.active_model is not None and not isinstance(self.active_model, str):
+            raise bad("active_model", "a model name")
+        if not isinstance(self.n_ctx, int) or self.n_ctx < 64:
+            raise bad("n_ctx", "an integer of at least 64")
+        if self.n_gpu_layers is not None and not isinstance(self.n_gpu_layers, int):
+            raise bad("n_gpu_layers", "an integer or null")
+        if self.n_threads is not None and (
+            not isinstance(self.n_threads, int) or self.n_threads < 1
+        ):
+            raise bad("n_threads", "a positive integer or null")
+        if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
+            raise bad("max_tokens", "a positive integer")
+        if not isinstance(self.temperature, int | float) or self.temperature < 0:
+            raise bad("temperature", "a number of at least 0")
+
+
+class ConfigStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Settings:
+        if not self.path.exists():
+            return Settings()
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"Cannot read the settings file {self.path}: {error}") from None
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                f"The settings file {self.path} is not valid JSON (line {error.lineno}): "
+                "fix or remove it."
+            ) from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"The settings file {self.path} must hold a JSON object.")
+        known = {f.name for f in fields(Settings)}
+        settings = Settings(**{key: value for key, value in raw.items() if key in known})
+        settings.validate(self.path)
+        return settings
+
+    def save(self, settings: Settings) -> None:
+        """Side effect: atomically replaces the settings file."""
+        settings.validate(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(asdict(settings), indent=2, sort_keys=True)
+        handle, temporary = tempfile.mkstemp(prefix=".config-", dir=self.path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text + "\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise

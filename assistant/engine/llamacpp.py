@@ -1,0 +1,181 @@
+"""LlamaCppEngine: a GGUF model in-process through llama-cpp-python.
+
+- The chat template comes from the GGUF (`tokenizer.chat_template`); ChatML when the file has none.
+- The prompt is rendered and tokenized here, so the window can be managed in tokens and the KV cache
+  reused: llama-cpp-python keeps the previous prompt's KV state and evaluates only the tokens after
+  the longest common prefix, so an unchanged system prompt and history are not evaluated again.
+- All layers go to the GPU when the build can offload (override with `n_gpu_layers`).
+
+Threading: one stream at a time; the object belongs to the model lane. Cancel from any thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from assistant.cancel import CancelToken
+from assistant.engine.base import ChatMessage, Completion, GenerationSettings, TokenStream
+from assistant.engine.gguf_file import GGUFInfo, inspect_gguf
+from assistant.engine.window import fit_to_window
+from assistant.errors import ModelError
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def resolve_gpu_layers(requested: int | None) -> int:
+    """None means "all layers if this llama.cpp build can offload, else none"."""
+    if requested is not None:
+        return requested
+    return -1 if gpu_offload_supported() else 0
+
+
+class LlamaCppEngine:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_gpu_layers: int | None = None,
+        n_threads: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.info: GGUFInfo = inspect_gguf(model_path)
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self.info.context_length:
+            n_ctx = min(n_ctx, self.info.context_length)
+        self.n_gpu_layers = resolve_gpu_layers(n_gpu_layers)
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.info.path),
+                n_ctx=n_ctx,
+                n_gpu_layers=self.n_gpu_layers,
+                n_threads=n_threads,
+                seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as error:
+            raise ModelError(f"llama.cpp could not load {self.info.path}: {error}") from None
+        self._name = self.info.name or self.info.path.stem
+        template = self._llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
+        eos, bos = self._llm.token_eos(), self._llm.token_bos()
+        self._formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(eos),
+            bos_token=self._token_text(bos),
+            stop_token_ids=[eos],
+        )
+        self._stops = [s for s in (self._token_text(eos), "<|im_end|>") if s]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def context_window(self) -> int:
+        return int(self._llm.n_ctx())
+
+    def tokenize_messages(self, messages: list[ChatMessage]) -> list[int]:
+        """The exact prompt tokens for `messages`, generation prompt included."""
+        rendered = self._formatter(
+            messages=[{"role": m.role, "content": m.content} for m in messages]  # type: ignore[misc]
+        )
+        tokens = self._llm.tokenize(
+            rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+        )
+        return list(tokens)
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        settings: GenerationSettings,
+        cancel: CancelToken | None = None,
+    ) -> TokenStream:
+        window = self.context_window
+        reserve = max(1, min(settings.max_tokens, window // 2))
+        rendered: dict[int, list[int]] = {}
+
+        def count(candidate: list[ChatMessage]) -> int:
+            rendered[len(candidate)] = self.tokenize_messages(candidate)
+            return len(rendered[len(candidate)])
+
+        kept, prompt_len, dropped = fit_to_window(messages, count, window - reserve)
+        prompt = rendered[len(kept)]
+        cached = self._llm._input_ids  # what the KV cache holds now
+        common = 0
+        for held, wanted in zip(cached, prompt, strict=False):
+            if held != wanted:
+                break
+            common += 1
+        reused = min(common, len(prompt) - 1)
+        max_tokens = max(1, min(settings.max_tokens, window - prompt_len))
+        state: dict[str, Any] = {"finish": "stop", "first": None}
+        started = time.perf_counter()
+
+        def pieces() -> Iterator[str]:
+            chunks: Any = self._llm.create_completion(
+                prompt=prompt,
+                max_tokens=max_tokens,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                seed=settings.seed,
+                stop=self._stops,
+                stream=True,
+            )
+            try:
+                for chunk in chunks:
+                    if cancel is not None and cancel.cancelled:
+                        state["finish"] = "cancelled"
+                        return
+                    choice = chunk["choices"][0]
+                    if choice.get("finish_reason"):
+                        state["finish"] = choice["finish_reason"]
+                    if choice["text"]:
+                        if state["first"] is None:
+                            state["first"] = time.perf_counter() - started
+                        yield choice["text"]
+                    if cancel is not None and cancel.cancelled:
+                        state["finish"] = "cancelled"
+                        return
+            finally:
+                chunks.close()
+
+        def finish(text: str) -> Completion:
+            generated = max(0, self._llm.n_tokens - prompt_len)
+            if state["finish"] in ("length", "cancelled") and text:
+                generated += 1  # the last sampled token is never evaluated
+            return Completion(
+                text=text,
+                finish_reason=state["finish"],
+                prompt_tokens=prompt_len,
+                completion_tokens=generated,
+                reused_prompt_tokens=reused,
+                dropped_turns=dropped,
+                first_token_s=state["first"],
+                total_s=time.perf_counter() - started,
+            )
+
+        return TokenStream(pieces(), finish)
+
+    def close(self) -> None:
+        self._llm.close()
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")

@@ -1,0 +1,1 @@
+"""Mneme's desktop app (PySide6). Talks to the core only through `assistant.Assistant`."""

@@ -1,0 +1,117 @@
+"""Run core calls off the UI thread and bring their results back as Qt signals.
+
+A `Task` wraps one callable. The callable runs on a worker thread of its `Lane` and may report
+`task.emit_token(text)` / `task.emit_progress(value)`; every callback registered with `.on_token`,
+`.on_progress`, `.success`, `.failure` and `.done` runs on the UI thread (queued through a QObject
+that lives there), so widgets are touched only where Qt allows it.
+
+Lanes: model, database writes and torch training share the one-thread `model` lane; quick reads go
+to the `io` lane so the window stays current while a reply streams.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+
+from assistant import MnemeError
+
+
+class _Relay(QObject):
+    token = Signal(str)
+    progress = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    finished = Signal()
+
+
+class Task(QRunnable):
+    def __init__(self, work: Callable[[Task], Any]) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self._work = work
+        self.relay = _Relay()  # created on the UI thread, so its slots run there
+        self.result: Any = None
+        self.error: str | None = None
+
+    # -- called from the worker -----------------------------------------------------------
+    def emit_token(self, text: str) -> None:
+        self.relay.token.emit(text)
+
+    def emit_progress(self, value: object) -> None:
+        self.relay.progress.emit(value)
+
+    def run(self) -> None:
+        try:
+            self.result = self._work(self)
+        except MnemeError as error:
+            self.error = str(error)
+            self.relay.failed.emit(self.error)
+        except Exception as error:  # noqa: BLE001 - shown to the user, never a crash
+            traceback.print_exc()
+            self.error = f"Internal error: {type(error).__name__}: {error}"
+            self.relay.failed.emit(self.error)
+        else:
+            self.relay.succeeded.emit(self.result)
+        finally:
+            self.relay.finished.emit()
+
+    # -- called on the UI thread ------------------------------------------------------------
+    def on_token(self, callback: Callable[[str], None]) -> Task:
+        self.relay.token.connect(_slot(self.relay, callback))
+        return self
+
+    def on_progress(self, callback: Callable[[object], None]) -> Task:
+        self.relay.progress.connect(_slot(self.relay, callback))
+        return self
+
+    def success(self, callback: Callable[[Any], None]) -> Task:
+        self.relay.succeeded.connect(_slot(self.relay, callback))
+        return self
+
+    def failure(self, callback: Callable[[str], None]) -> Task:
+        self.relay.failed.connect(_slot(self.relay, callback))
+        return self
+
+    def done(self, callback: Callable[[], None]) -> Task:
+        self.relay.finished.connect(_slot(self.relay, callback))
+        return self
+
+
+class _Callback(QObject):
+    """A receiver object on the UI thread, so the connection is queued, not direct."""
+
+    def __init__(self, parent: QObject, callback: Callable[..., None]) -> None:
+        super().__init__(parent)
+        self._callback = callback
+
+    def call(self, *args: Any) -> None:
+        self._callback(*args)
+
+
+def _slot(parent: QObject, callback: Callable[..., None]) -> Callable[..., None]:
+    return _Callback(parent, callback).call
+
+
+class Lane:
+    """A named pool of worker threads (one by default: its tasks run one at a time, in order)."""
+
+    def __init__(self, name: str, threads: int = 1) -> None:
+        self.name = name
+        self._pool = QThreadPool()
+        self._pool.setMaxThreadCount(threads)
+        self._tasks: set[Task] = set()
+
+    def submit(self, work: Callable[[Task], Any]) -> Task:
+        """Create a task; it starts once the caller returns to the event loop."""
+        task = Task(work)
+        self._tasks.add(task)
+        task.relay.finished.connect(_slot(task.relay, lambda: self._tasks.discard(task)))
+        QTimer.singleShot(0, lambda: self._pool.start(task))
+        return task
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        return self._pool.waitForDone(msecs)
