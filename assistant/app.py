@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -74,6 +75,7 @@ class Assistant:
         self._passphrase_provider = passphrase_provider
         self._busy_timeout = busy_timeout
         self._database: EncryptedDatabase | None = None
+        self._open_lock = threading.Lock()
         self._conversations: ConversationStore | None = None
         self._engine: Engine | None = None
         self._engine_key: tuple[object, ...] | None = None
@@ -84,13 +86,15 @@ class Assistant:
 
     def open(self) -> None:
         """Open (or create) the encrypted database now. Side effect: may create the key."""
-        if self._database is not None:
-            return
-        path = self.paths.database
-        exists = path.exists() and path.stat().st_size > 0
-        key = obtain_key(path, exists=exists, passphrase_provider=self._passphrase_provider)
-        self._database = open_database(path, key, busy_timeout=self._busy_timeout)
-        self._conversations = ConversationStore(self._database)
+        # The UI's lanes may both reach here first: one thread opens, the other waits for it.
+        with self._open_lock:
+            if self._database is not None:
+                return
+            path = self.paths.database
+            exists = path.exists() and path.stat().st_size > 0
+            key = obtain_key(path, exists=exists, passphrase_provider=self._passphrase_provider)
+            self._database = open_database(path, key, busy_timeout=self._busy_timeout)
+            self._conversations = ConversationStore(self._database)
 
     def close(self) -> None:
         if self._engine is not None:

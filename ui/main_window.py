@@ -8,7 +8,14 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtGui import (
+    QAction,
+    QKeySequence,
+    QShortcut,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -172,7 +179,7 @@ class MainWindow(QMainWindow):
     def _append_token(self, text: str) -> None:
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text)
+        cursor.insertText(text, QTextCharFormat())  # plain, not the bold of the speaker line
         self.transcript.setTextCursor(cursor)
         self.transcript.ensureCursorVisible()
 
@@ -201,8 +208,8 @@ class MainWindow(QMainWindow):
         self.transcript.append(f"<p><b>{who}</b></p>")
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertBlock()
-        cursor.insertText(text)
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        cursor.insertText(text, QTextCharFormat())
         self.transcript.setTextCursor(cursor)
 
     def show_error(self, message: str) -> None:

@@ -67,7 +67,7 @@ def run_add(args: argparse.Namespace) -> int:
         if location.startswith(("http://", "https://")):
             entry = assistant.models.add_server(
                 location,
-                args.name or "server",
+                "server" if args.name is None else args.name,
                 remote_model=args.remote_model,
                 api_key_env=args.api_key_env,
             )

@@ -4,6 +4,8 @@
 - The prompt is rendered and tokenized here, so the window can be managed in tokens and the KV cache
   reused: llama-cpp-python keeps the previous prompt's KV state and evaluates only the tokens after
   the longest common prefix, so an unchanged system prompt and history are not evaluated again.
+- Replies end on the model's end-of-generation tokens (EOS, ChatML's <|im_end|>, …), which llama.cpp
+  knows from the GGUF; no stop strings, which would cost a detokenize per token.
 - All layers go to the GPU when the build can offload (override with `n_gpu_layers`).
 
 Threading: one stream at a time; the object belongs to the model lane. Cancel from any thread.
@@ -80,7 +82,6 @@ class LlamaCppEngine:
             bos_token=self._token_text(bos),
             stop_token_ids=[eos],
         )
-        self._stops = [s for s in (self._token_text(eos), "<|im_end|>") if s]
 
     @property
     def name(self) -> str:
@@ -134,7 +135,6 @@ class LlamaCppEngine:
                 temperature=settings.temperature,
                 top_p=settings.top_p,
                 seed=settings.seed,
-                stop=self._stops,
                 stream=True,
             )
             try:

@@ -51,7 +51,8 @@ class ModelCatalog:
     def add_file(self, path: str | Path, name: str | None = None) -> ModelEntry:
         info = inspect_gguf(path)
         location = info.path.resolve()
-        return self._add(name or location.stem, {"kind": "gguf", "location": str(location)})
+        chosen = location.stem if name is None else name
+        return self._add(chosen, {"kind": "gguf", "location": str(location)})
 
     def add_server(
         self,

@@ -87,3 +87,29 @@ def test_existing_database_without_its_key_is_not_given_a_new_one(
     with pytest.raises(KeychainError, match="holds no key"):
         Assistant().open()
     assert memory_keyring.secrets == {}  # no replacement key that would orphan the data
+
+
+def test_threads_racing_to_open_share_one_key_and_one_database(memory_keyring) -> None:
+    import threading
+
+    assistant = Assistant()
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        barrier.wait()
+        try:
+            assistant.new_conversation("raced")
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assistant.close()
+    assert errors == []
+    assert len(memory_keyring.secrets) == 1
+    with Assistant() as again:
+        assert [c.title for c in again.conversations()] == ["raced"] * 4
