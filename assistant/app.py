@@ -20,7 +20,13 @@ from pathlib import Path
 
 from assistant.cancel import CancelToken
 from assistant.config import ConfigStore, Settings
-from assistant.engine.base import ChatMessage, Completion, Engine, GenerationSettings
+from assistant.engine.base import (
+    ChatMessage,
+    Completion,
+    Engine,
+    GenerationSettings,
+    TokenStream,
+)
 from assistant.engine.models import ModelCatalog
 from assistant.errors import MnemeError
 from assistant.paths import Paths, resolve_paths
@@ -36,23 +42,51 @@ MAX_MESSAGE_CHARS = 1_000_000
 class ReplyStream:
     """Iterate for the reply's text pieces; `result` holds the stored Reply once iteration ends.
 
-    Breaking out early or cancelling the token stops generation; the partial reply is still stored
-    (finish_reason "cancelled"), so nothing the user saw is lost.
+    Breaking out early (then `close()`), or cancelling the token, stops generation; the partial reply
+    is still stored (finish_reason "cancelled"), so nothing the user saw is lost. An engine failure
+    mid-stream stores what arrived (finish_reason "error") and re-raises.
     """
 
-    def __init__(self, pieces: Iterator[str], conversation: Conversation, user: Message) -> None:
-        self._pieces = pieces
+    def __init__(
+        self,
+        tokens: TokenStream,
+        conversation: Conversation,
+        user: Message,
+        cancel: CancelToken,
+        store_reply: Callable[[str, str, Completion | None], Reply],
+    ) -> None:
         self.conversation = conversation
         self.user_message = user
         self.result: Reply | None = None
+        self._pieces = self._run(tokens, cancel, store_reply)
+
+    def _run(
+        self,
+        tokens: TokenStream,
+        cancel: CancelToken,
+        store_reply: Callable[[str, str, Completion | None], Reply],
+    ) -> Iterator[str]:
+        text: list[str] = []
+        finish = "error"
+        try:
+            for piece in tokens:
+                text.append(piece)
+                yield piece
+            finish = tokens.completion.finish_reason if tokens.completion else "stop"
+        except GeneratorExit:
+            finish = "cancelled"
+            tokens.close()
+            raise
+        finally:
+            if cancel.cancelled and finish != "error":
+                finish = "cancelled"
+            self.result = store_reply("".join(text), finish, tokens.completion)
 
     def __iter__(self) -> Iterator[str]:
         return self._pieces
 
     def close(self) -> None:
-        close = getattr(self._pieces, "close", None)
-        if close is not None:
-            close()
+        self._pieces.close()  # type: ignore[attr-defined]
 
     def wait(self) -> Reply:
         for _ in self._pieces:
@@ -195,54 +229,32 @@ class Assistant:
             )
         engine = self._ensure_engine(model)
         store = self._store
-        if conversation_id is None:
+        conversation = store.get(conversation_id) if conversation_id is not None else None
+        past = store.messages(conversation.id) if conversation is not None else []
+        history = [self._system_message()]
+        history += [ChatMessage(m.role, m.content) for m in past if m.content]
+        history.append(ChatMessage("user", text))
+        cancel = cancel or CancelToken()
+        # The engine fits the window now, so a message too long for it fails before anything is stored.
+        tokens = engine.stream(history, settings or self._generation_settings(), cancel)
+        if conversation is None:
             conversation = store.create(title_from_text(text))
-        else:
-            conversation = store.get(conversation_id)
         user = store.add_message(conversation.id, "user", text)
         self._did_change(conversation.id)
-        history = [self._system_message()] + [
-            ChatMessage(m.role, m.content) for m in store.messages(conversation.id) if m.content
-        ]
-        generation = settings or self._generation_settings()
-        cancel = cancel or CancelToken()
-        stream = ReplyStream(iter(()), conversation, user)
-        stream._pieces = self._stream_reply(engine, history, generation, cancel, stream)
-        return stream
-
-    def _stream_reply(
-        self,
-        engine: Engine,
-        history: list[ChatMessage],
-        generation: GenerationSettings,
-        cancel: CancelToken,
-        stream: ReplyStream,
-    ) -> Iterator[str]:
         started = time.perf_counter()
-        tokens = engine.stream(history, generation, cancel)
-        text: list[str] = []
-        finish = "error"
-        completion: Completion | None = None
-        try:
-            for piece in tokens:
-                text.append(piece)
-                yield piece
-            completion = tokens.completion
-            finish = completion.finish_reason if completion else "stop"
-        except GeneratorExit:
-            finish = "cancelled"
-            tokens.close()
-            raise
-        finally:
-            if cancel.cancelled and finish != "error":
-                finish = "cancelled"
-            stream.result = self._store_reply(
-                stream, engine, "".join(text), finish, completion, time.perf_counter() - started
+        chosen = conversation
+
+        def store_reply(reply_text: str, finish: str, completion: Completion | None) -> Reply:
+            return self._store_reply(
+                chosen, user, engine, reply_text, finish, completion, time.perf_counter() - started
             )
+
+        return ReplyStream(tokens, conversation, user, cancel, store_reply)
 
     def _store_reply(
         self,
-        stream: ReplyStream,
+        conversation: Conversation,
+        user: Message,
         engine: Engine,
         text: str,
         finish: str,
@@ -250,7 +262,7 @@ class Assistant:
         elapsed: float,
     ) -> Reply:
         assistant_message = self._store.add_message(
-            stream.conversation.id,
+            conversation.id,
             "assistant",
             text,
             model=engine.name,
@@ -258,7 +270,7 @@ class Assistant:
             prompt_tokens=completion.prompt_tokens if completion else None,
             completion_tokens=completion.completion_tokens if completion else None,
         )
-        self._did_change(stream.conversation.id)
+        self._did_change(conversation.id)
         stats = ReplyStats(
             model=engine.name,
             finish_reason=finish,
@@ -269,9 +281,7 @@ class Assistant:
             first_token_s=completion.first_token_s if completion else None,
             total_s=completion.total_s if completion else elapsed,
         )
-        return Reply(
-            self._store.get(stream.conversation.id), stream.user_message, assistant_message, stats
-        )
+        return Reply(self._store.get(conversation.id), user, assistant_message, stats)
 
     def _system_message(self) -> ChatMessage:
         text = read_text("prompts", "system.md").strip()

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
-
 from assistant.errors import ModelError
 
 GGUF_MAGIC = b"GGUF"
@@ -98,6 +96,9 @@ def _parse(stream: BinaryIO, path: Path, size: int) -> GGUFInfo:
             metadata[key] = value
         if key == "tokenizer.chat_template":
             has_template = True
+
+    # Imported here: the gguf package pulls in numpy, which the CLI's quick commands do not need.
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
     alignment = int(metadata.get("general.alignment") or 32)
     if alignment <= 0 or alignment & (alignment - 1):

@@ -100,3 +100,52 @@ def test_model_given_by_path_is_used_for_that_reply(tiny_model: Path) -> None:
         reply = assistant.reply(None, "Hello", model=tiny_model).wait()
         assert reply.stats.model == "mneme-tiny-random"
         assert assistant.models.list() == []  # a one-off path is not registered
+
+
+def test_a_message_too_long_for_the_window_stores_nothing(assistant: Assistant) -> None:
+    from assistant.errors import ContextOverflowError
+
+    assistant.update_settings(n_ctx=128)
+    with pytest.raises(ContextOverflowError):
+        assistant.reply(None, "water " * 400)
+    assert assistant.conversations() == []
+
+
+class FailingEngine:
+    """A narrow fake: an engine whose connection breaks after two pieces."""
+
+    name = "failing"
+    context_window = 1024
+
+    def stream(self, messages, settings, cancel=None):
+        from assistant.engine.base import Completion, TokenStream
+        from assistant.errors import EngineError
+
+        def pieces():
+            yield "partial "
+            yield "answer"
+            raise EngineError("The server at http://127.0.0.1:1 closed the stream.")
+
+        return TokenStream(pieces(), lambda text: Completion(text, "stop", 1, 2))
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_engine_failure_mid_stream_keeps_what_arrived(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.errors import EngineError
+
+    monkeypatch.setattr(assistant, "_ensure_engine", lambda model: FailingEngine())
+    stream = assistant.reply(None, "Hello")
+    received = []
+    with pytest.raises(EngineError, match="closed the stream"):
+        for piece in stream:
+            received.append(piece)
+    assert received == ["partial ", "answer"]
+    stored = assistant.messages(stream.conversation.id)
+    assert [(m.role, m.content, m.finish_reason) for m in stored] == [
+        ("user", "Hello", None),
+        ("assistant", "partial answer", "error"),
+    ]
