@@ -11,6 +11,7 @@ that made the change.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -29,12 +30,23 @@ from assistant.engine.base import (
 )
 from assistant.engine.models import ModelCatalog
 from assistant.errors import MnemeError
+from assistant.memory.api import MemoryApi
+from assistant.memory.encoder import Encoder
+from assistant.memory.prompt import with_memories
+from assistant.memory.store import NewMemory
 from assistant.paths import Paths, resolve_paths
 from assistant.resources import read_text
 from assistant.secrets import PassphraseProvider, obtain_key
 from assistant.storage.conversations import ConversationStore, title_from_text
 from assistant.storage.database import DEFAULT_BUSY_TIMEOUT_S, EncryptedDatabase, open_database
-from assistant.types import Conversation, DoctorReport, Message, Reply, ReplyStats
+from assistant.types import (
+    Conversation,
+    DoctorReport,
+    Message,
+    RecalledMemory,
+    Reply,
+    ReplyStats,
+)
 
 MAX_MESSAGE_CHARS = 1_000_000
 
@@ -57,6 +69,7 @@ class ReplyStream:
     ) -> None:
         self.conversation = conversation
         self.user_message = user
+        self.memories: tuple[RecalledMemory, ...] = ()
         self.result: Reply | None = None
         self._pieces = self._run(tokens, cancel, store_reply)
 
@@ -113,6 +126,7 @@ class Assistant:
         self._conversations: ConversationStore | None = None
         self._engine: Engine | None = None
         self._engine_key: tuple[object, ...] | None = None
+        self._memory: MemoryApi | None = None
         self.models = ModelCatalog(self._config, self.paths.models_dir)
         self.conversation_did_change: list[Callable[[int], None]] = []
 
@@ -214,11 +228,14 @@ class Assistant:
         model: str | Path | None = None,
         cancel: CancelToken | None = None,
         settings: GenerationSettings | None = None,
+        use_memory: bool | None = None,
     ) -> ReplyStream:
-        """Store the user's message and stream the model's answer, storing it as it ends.
+        """Recall memories, store the user's message, stream the answer and store it as it ends.
 
-        `conversation_id` None starts a new conversation titled after the message. Raises before
-        anything is stored if no model can be loaded or the message is empty.
+        `conversation_id` None starts a new conversation titled after the message. `use_memory`
+        None follows the `memory_enabled` setting. Both turns become episode memories at once
+        (except in incognito conversations). Raises before anything is stored if no model can be
+        loaded, the message is empty, or it does not fit the context window.
         """
         if not text.strip():
             raise MnemeError("The message is empty.")
@@ -233,23 +250,83 @@ class Assistant:
         past = store.messages(conversation.id) if conversation is not None else []
         history = [self._system_message()]
         history += [ChatMessage(m.role, m.content) for m in past if m.content]
-        history.append(ChatMessage("user", text))
+        configured = self._config.load()
+        recalled: list[RecalledMemory] = []
+        prompt_text = text
+        if (
+            configured.memory_enabled if use_memory is None else use_memory
+        ) and configured.memory_k:
+            current = conversation.id if conversation is not None else None
+            recalled = self.memory.recall(
+                text,
+                configured.memory_k,
+                # This conversation's own turns are already in the prompt as history.
+                exclude=lambda m: current is not None and m.conversation_id == current,
+            )
+            if recalled:
+                budget = min(configured.memory_token_budget, engine.context_window // 4)
+                prompt_text, recalled = with_memories(text, recalled, engine.count_tokens, budget)
+        history.append(ChatMessage("user", prompt_text))
         cancel = cancel or CancelToken()
         # The engine fits the window now, so a message too long for it fails before anything is stored.
         tokens = engine.stream(history, settings or self._generation_settings(), cancel)
         if conversation is None:
             conversation = store.create(title_from_text(text))
         user = store.add_message(conversation.id, "user", text)
+        self._remember_turn(conversation, user)
         self._did_change(conversation.id)
         started = time.perf_counter()
         chosen = conversation
+        used = tuple(recalled)
 
         def store_reply(reply_text: str, finish: str, completion: Completion | None) -> Reply:
-            return self._store_reply(
+            reply = self._store_reply(
                 chosen, user, engine, reply_text, finish, completion, time.perf_counter() - started
             )
+            self._remember_turn(chosen, reply.assistant_message)
+            return dataclasses.replace(reply, memories=used)
 
-        return ReplyStream(tokens, conversation, user, cancel, store_reply)
+        stream = ReplyStream(tokens, conversation, user, cancel, store_reply)
+        stream.memories = used
+        return stream
+
+    @property
+    def memory(self) -> MemoryApi:
+        """Recall, remember, pin, forget, learning. See assistant.memory.api."""
+        if self._memory is None:
+            self._memory = MemoryApi(
+                self._opened_database,
+                lambda: Encoder(self._config.load().encoder),
+                capacity=lambda: self._config.load().pool_capacity,
+            )
+        return self._memory
+
+    def _opened_database(self) -> EncryptedDatabase:
+        self.open()
+        assert self._database is not None
+        return self._database
+
+    def _remember_turn(self, conversation: Conversation, message: Message) -> None:
+        """Every exchange becomes an episode memory as it happens (no model needed)."""
+        if conversation.incognito or not message.content.strip():
+            return
+        self.memory.add(
+            [
+                NewMemory(
+                    text=message.content,
+                    kind="episode",
+                    source_type="conversation",
+                    source_ref=f"conversation:{conversation.id}/message:{message.id}",
+                    trust="user-stated" if message.role == "user" else "assistant",
+                    occurred_at=message.created_at,
+                    conversation_id=conversation.id,
+                    message_id=message.id,
+                    speaker="user" if message.role == "user" else "assistant",
+                    session=f"conversation:{conversation.id}",
+                    position=message.id,
+                )
+            ]
+        )
 
     def _store_reply(
         self,

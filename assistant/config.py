@@ -27,6 +27,11 @@ class Settings:
     temperature: float = 0.7
     seed: int | None = None
     download_endpoint: str | None = None  # None: huggingface_hub's endpoint (HF_ENDPOINT)
+    memory_enabled: bool = True  # recall memories into replies
+    memory_k: int = 5  # memories recalled per reply
+    memory_token_budget: int = 600  # most prompt tokens the memory block may take
+    encoder: str | None = None  # sentence-transformers model; None: bundled all-MiniLM-L6-v2
+    pool_capacity: int = 1_000_000
 
     def validate(self, source: Path) -> None:
         def bad(name: str, expected: str) -> ConfigError:
@@ -51,6 +56,16 @@ class Settings:
             raise bad("max_tokens", "a positive integer")
         if not isinstance(self.temperature, int | float) or self.temperature < 0:
             raise bad("temperature", "a number of at least 0")
+        if not isinstance(self.memory_enabled, bool):
+            raise bad("memory_enabled", "true or false")
+        if not isinstance(self.memory_k, int) or not 0 <= self.memory_k <= 100:
+            raise bad("memory_k", "an integer from 0 to 100")
+        if not isinstance(self.memory_token_budget, int) or self.memory_token_budget < 0:
+            raise bad("memory_token_budget", "a non-negative integer")
+        if self.encoder is not None and not isinstance(self.encoder, str):
+            raise bad("encoder", "a model name or folder, or null")
+        if not isinstance(self.pool_capacity, int) or self.pool_capacity < 1:
+            raise bad("pool_capacity", "a positive integer")
 
 
 class ConfigStore:

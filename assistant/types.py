@@ -70,6 +70,8 @@ class Reply:
     user_message: Message
     assistant_message: Message
     stats: ReplyStats
+    memories: tuple[RecalledMemory, ...] = ()
+    """The recalled memories that went into the prompt."""
 
 
 @dataclass
@@ -86,3 +88,45 @@ class DoctorReport:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+TRUST_LEVELS = ("user-stated", "user-confirmed", "imported", "assistant")
+"""Highest first."""
+
+
+@dataclass(frozen=True)
+class Memory:
+    id: int
+    kind: str  # episode · fact · chunk
+    text: str
+    source_type: str  # conversation · user · document · email · benchmark
+    source_ref: str | None
+    trust: str
+    occurred_at: str
+    created_at: str
+    conversation_id: int | None = None
+    message_id: int | None = None
+    speaker: str | None = None
+    session: str | None = None
+    position: int | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
+    pinned: bool = False
+    status: str = "active"
+    access_count: int = 0
+    last_accessed_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RecalledMemory:
+    """A memory with the score recall gave it and the reasons, strongest first."""
+
+    memory: Memory
+    score: float
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"memory": self.memory.to_json(), "score": self.score, "reasons": list(self.reasons)}

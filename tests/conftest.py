@@ -63,6 +63,6 @@ def assistant(tiny_model: Path) -> Iterator[Assistant]:
     """An Assistant with the tiny model registered, a small window and short replies."""
     instance = Assistant()
     instance.models.add_file(tiny_model)
-    instance.update_settings(n_ctx=1024, max_tokens=24, temperature=0.0, seed=7)
+    instance.update_settings(n_ctx=4096, max_tokens=24, temperature=0.0, seed=7)
     yield instance
     instance.close()

@@ -11,7 +11,13 @@ import sys
 from collections.abc import Sequence
 
 from assistant._version import __version__
-from assistant.cli import chat_commands, model_commands, other_commands
+from assistant.cli import (
+    bench_commands,
+    chat_commands,
+    memory_commands,
+    model_commands,
+    other_commands,
+)
 from assistant.cli.terminal import fail
 from assistant.errors import MnemeError
 
@@ -29,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     other_commands.register(commands)
     chat_commands.register(commands)
     model_commands.register(commands)
+    memory_commands.register(commands)
+    bench_commands.register(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ from assistant.cancel import CancelToken
 from assistant.cli.terminal import open_assistant, print_json
 from assistant.engine.base import GenerationSettings
 from assistant.errors import MnemeError
+from assistant.types import RecalledMemory
 
 
 def register(commands: Any) -> None:
@@ -18,6 +19,9 @@ def register(commands: Any) -> None:
     ask.add_argument("text", nargs="+", help="the question ('-' reads it from stdin)")
     ask.add_argument("--conversation", type=int, help="continue this conversation id")
     ask.add_argument("--json", action="store_true", help="print the stored reply as JSON")
+    ask.add_argument(
+        "--show-memories", action="store_true", help="print the memories recalled for the reply"
+    )
     _generation_options(ask)
     ask.set_defaults(handler=run_ask)
 
@@ -29,6 +33,7 @@ def register(commands: Any) -> None:
 
 def _generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="a .gguf file or registered model name for this run")
+    parser.add_argument("--no-memory", action="store_true", help="do not recall memories")
     parser.add_argument("--max-tokens", type=_positive, help="longest reply in tokens")
     parser.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     parser.add_argument("--seed", type=int, help="sampling seed, for repeatable replies")
@@ -72,6 +77,19 @@ def _stream_to_terminal(stream: ReplyStream, cancel: CancelToken, *, echo: bool 
     return True
 
 
+def _print_memories(memories: tuple[RecalledMemory, ...]) -> None:
+    if not memories:
+        print("(no memories recalled)")
+        return
+    print("Memories used:")
+    for item in memories:
+        memory = item.memory
+        text = " ".join(memory.text.split())
+        print(f"  [{memory.id}] {memory.occurred_at[:10]} {memory.trust}: {text}")
+        print(f"        score {item.score:.3f} · {'; '.join(item.reasons)}")
+    print()
+
+
 def run_ask(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
     with open_assistant() as assistant:
@@ -82,7 +100,10 @@ def run_ask(args: argparse.Namespace) -> int:
             model=args.model,
             cancel=cancel,
             settings=_settings(assistant, args),
+            use_memory=False if args.no_memory else None,
         )
+        if args.show_memories and not args.json:
+            _print_memories(stream.memories)
         finished = _stream_to_terminal(stream, cancel, echo=not args.json)
         if args.json and stream.result is not None:
             reply = stream.result
@@ -97,6 +118,7 @@ def run_ask(args: argparse.Namespace) -> int:
                     "prompt_tokens": reply.stats.prompt_tokens,
                     "completion_tokens": reply.stats.completion_tokens,
                     "tokens_per_second": round(reply.stats.tokens_per_second, 2),
+                    "memories": [m.to_json() for m in reply.memories],
                 }
             )
     return 0 if finished else 130
@@ -131,6 +153,7 @@ def run_chat(args: argparse.Namespace) -> int:
                     model=args.model,
                     cancel=cancel,
                     settings=_settings(assistant, args),
+                    use_memory=False if args.no_memory else None,
                 )
             except MnemeError as error:
                 print(f"mneme: error: {error}", file=sys.stderr)

@@ -98,6 +98,10 @@ class Engine(Protocol):
     @property
     def context_window(self) -> int: ...
 
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` takes in a prompt (an estimate where the backend cannot say)."""
+        ...
+
     def stream(
         self,
         messages: list[ChatMessage],

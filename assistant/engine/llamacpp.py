@@ -91,6 +91,9 @@ class LlamaCppEngine:
     def context_window(self) -> int:
         return int(self._llm.n_ctx())
 
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def tokenize_messages(self, messages: list[ChatMessage]) -> list[int]:
         """The exact prompt tokens for `messages`, generation prompt included."""
         rendered = self._formatter(

@@ -53,6 +53,10 @@ class OpenAIEngine:
     def context_window(self) -> int:
         return self._context_window
 
+    def count_tokens(self, text: str) -> int:
+        # The server does not expose its tokenizer; about four characters a token is the usual rule.
+        return len(text) // 4 + 1
+
     def list_models(self) -> list[str]:
         """The model ids the server offers (GET /models)."""
         with self._open("GET", "/models") as response:

@@ -71,3 +71,105 @@ def m001_conversations(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX messages_by_conversation ON messages(conversation_id, id)")
+
+
+@migration
+def m002_memories(db: sqlite_utils.Database) -> None:
+    """Memories (episodes, facts, chunks) with provenance, trust, validity and access statistics;
+    their FTS5 index kept in sync by triggers; their vectors; learning signals; pool weights."""
+    db.execute(
+        """
+        CREATE TABLE memories (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('episode', 'fact', 'chunk')),
+            text TEXT NOT NULL,
+            source_type TEXT NOT NULL,
+            source_ref TEXT,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+            message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+            speaker TEXT,
+            trust TEXT NOT NULL
+                CHECK (trust IN ('user-stated', 'user-confirmed', 'imported', 'assistant')),
+            session TEXT,
+            position INTEGER,
+            created_at TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,
+            valid_from TEXT,
+            valid_to TEXT,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'inbox', 'superseded')),
+            access_count INTEGER NOT NULL DEFAULT 0,
+            last_accessed_at TEXT,
+            in_pool INTEGER NOT NULL DEFAULT 1
+        )
+        """
+    )
+    db.execute("CREATE INDEX memories_by_session ON memories(session, position)")
+    db.execute("CREATE INDEX memories_by_message ON memories(message_id)")
+    db.execute("CREATE INDEX memories_by_status ON memories(status, kind)")
+    db.execute(
+        "CREATE VIRTUAL TABLE memories_fts USING fts5("
+        "text, content='memories', content_rowid='id', tokenize='porter unicode61')"
+    )
+    db.execute(
+        "CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN "
+        "INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text); END"
+    )
+    db.execute(
+        "CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN "
+        "INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text); END"
+    )
+    db.execute(
+        "CREATE TRIGGER memories_fts_update AFTER UPDATE OF text ON memories BEGIN "
+        "INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+        "INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text); END"
+    )
+    db.execute(
+        """
+        CREATE TABLE memory_vectors (
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            variant TEXT NOT NULL,
+            encoder TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (memory_id, variant)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE learning_signals (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            query TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            as_of TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE signal_memories (
+            signal_id INTEGER NOT NULL REFERENCES learning_signals(id) ON DELETE CASCADE,
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            label REAL NOT NULL,
+            PRIMARY KEY (signal_id, memory_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX signal_memories_by_memory ON signal_memories(memory_id)")
+    # A signal is about the memories it names: when one of them is deleted, the whole signal goes.
+    db.execute(
+        "CREATE TRIGGER signals_forget_memory BEFORE DELETE ON memories BEGIN "
+        "DELETE FROM learning_signals WHERE id IN "
+        "(SELECT signal_id FROM signal_memories WHERE memory_id = old.id); END"
+    )
+    db.execute(
+        """
+        CREATE TABLE pool_state (
+            name TEXT PRIMARY KEY,
+            state BLOB NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )

@@ -117,6 +117,9 @@ class FailingEngine:
     name = "failing"
     context_window = 1024
 
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
     def stream(self, messages, settings, cancel=None):
         from assistant.engine.base import Completion, TokenStream
         from assistant.errors import EngineError

@@ -1,0 +1,1 @@
+"""Memory: store · encoder · pool (torch) · recall · learn. See DESIGN.md, "Memory model"."""

@@ -1,0 +1,258 @@
+"""`Assistant.memory`: the memory part of the front door.
+
+Threading: recall, vector filling and training use torch and the encoder: run them on the model lane.
+Row operations (list, show, pin, forget, remember) are database calls, safe from any thread.
+Events: `memory_did_change(memory_ids)` callbacks run on the thread that made the change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+
+from assistant.cancel import CancelToken
+from assistant.memory.encoder import Encoder
+from assistant.memory.learn import Signal, TrainingReport, load_signals, record_signals, train
+from assistant.memory.pool import POOL_STATE_NAME, MemoryPool
+from assistant.memory.recall import Recaller
+from assistant.memory.store import MemoryStore, NewMemory
+from assistant.storage.conversations import now_iso
+from assistant.storage.database import EncryptedDatabase
+from assistant.types import Memory, RecalledMemory
+
+Progress = Callable[[int, int], None]
+
+
+class MemoryApi:
+    def __init__(
+        self,
+        database: Callable[[], EncryptedDatabase],
+        encoder: Callable[[], Encoder],
+        *,
+        capacity: Callable[[], int] = lambda: 1_000_000,
+    ) -> None:
+        self._database = database
+        self._encoder_factory = encoder
+        self._encoder: Encoder | None = None
+        self._capacity = capacity
+        self._pool: MemoryPool | None = None
+        self._stale = True
+        self._lock = threading.RLock()
+        self.memory_did_change: list[Callable[[list[int]], None]] = []
+
+    @property
+    def store(self) -> MemoryStore:
+        return MemoryStore(self._database())
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        return self._encoder
+
+    # -- writing ----------------------------------------------------------------------------------
+    def add(self, memories: Sequence[NewMemory]) -> list[int]:
+        """Store memories now (keyword-searchable at once); vectors are computed on the next sync."""
+        ids = self.store.add_many(memories)
+        self._changed(ids)
+        return ids
+
+    def remember(
+        self,
+        text: str,
+        *,
+        kind: str = "fact",
+        pinned: bool = False,
+        occurred_at: str | None = None,
+    ) -> Memory:
+        """A memory the user states directly (trust "user-stated")."""
+        (memory_id,) = self.add(
+            [
+                NewMemory(
+                    text=text.strip(),
+                    kind=kind,
+                    source_type="user",
+                    source_ref="remember",
+                    trust="user-stated",
+                    occurred_at=occurred_at,
+                    pinned=pinned,
+                )
+            ]
+        )
+        return self.store.get(memory_id)
+
+    def pin(self, memory_id: int, pinned: bool = True) -> Memory:
+        memory = self.store.set_pinned(memory_id, pinned)
+        self._changed([memory_id])
+        return memory
+
+    def forget(self, memory_id: int) -> None:
+        """Delete the memory with its FTS entry, vectors, pool row and the signals naming it."""
+        self.store.delete(memory_id)
+        self._changed([memory_id])
+
+    # -- reading ----------------------------------------------------------------------------------
+    def get(self, memory_id: int) -> Memory:
+        return self.store.get(memory_id)
+
+    def browse(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = "active",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Memory]:
+        return self.store.rows(kind=kind, status=status, limit=limit, offset=offset)
+
+    def search(self, text: str, limit: int = 20) -> list[Memory]:
+        """Keyword search (FTS5), best match first; needs no encoder."""
+        hits = self.store.keyword_search(text, limit)
+        found = self.store.get_many(i for i, _ in hits)
+        return [found[i] for i, _ in hits if i in found]
+
+    def recall(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        as_of: date | datetime | None = None,
+        exclude: Callable[[Memory], bool] | None = None,
+        touch: bool = True,
+    ) -> list[RecalledMemory]:
+        """Ranked memories for `query`, with scores and reasons. Fills missing vectors first."""
+        if not self.store.count().get("active"):
+            return []  # nothing to recall: do not pay for loading the encoder
+        with self._lock:
+            pool = self.sync()
+            recaller = Recaller(self.store, pool, self._encode_query)
+            recalled = recaller.recall(query, k, as_of=as_of, exclude=exclude)
+        if touch and recalled:
+            self.store.touch([r.memory.id for r in recalled])
+        return recalled
+
+    def status(self) -> dict[str, Any]:
+        with self._database().read() as db:
+            pending = db.execute(
+                "SELECT count(*) FROM memories m WHERE m.in_pool = 1 AND NOT EXISTS "
+                "(SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id AND v.variant = 'text')"
+            ).fetchone()[0]
+            signals = db.execute("SELECT count(*) FROM learning_signals").fetchone()[0]
+            learned = db.execute(
+                "SELECT updated_at FROM pool_state WHERE name = ?", [POOL_STATE_NAME]
+            ).fetchone()
+        return {
+            "memories": self.store.count(),
+            "vectors_pending": pending,
+            "signals": signals,
+            "learned_at": learned[0] if learned else None,
+            "pool_size": len(self._pool) if self._pool is not None else None,
+        }
+
+    # -- the pool ---------------------------------------------------------------------------------
+    def sync(
+        self, *, progress: Progress | None = None, cancel: CancelToken | None = None
+    ) -> MemoryPool:
+        """Encode memories that have no vectors yet and rebuild the key matrix if anything changed."""
+        with self._lock:
+            encoder = self.encoder
+            store = self.store
+            for variant in ("text", "window"):
+                while True:
+                    todo = store.texts_missing_vectors(variant, encoder.name, limit=2048)
+                    if not todo:
+                        break
+                    vectors = encoder.encode([t for _, t in todo], progress=progress, cancel=cancel)
+                    store.put_vectors(variant, encoder.name, [i for i, _ in todo], vectors)
+                    self._stale = True
+            if self._pool is None:
+                self._pool = MemoryPool(encoder.dim, capacity=self._capacity())
+                self._load_learned(self._pool)
+                self._stale = True
+            if self._stale:
+                self._rebuild(self._pool)
+                self._stale = False
+            return self._pool
+
+    def _rebuild(self, pool: MemoryPool) -> None:
+        rows = self.store.pool_rows(self.encoder.name)
+        dim = pool.dim
+        text = np.zeros((len(rows), dim), dtype=np.float32)
+        window = np.zeros((len(rows), dim), dtype=np.float32)
+        for index, row in enumerate(rows):
+            text[index] = np.frombuffer(row["text_vector"], dtype=np.float32)
+            source = row["window_vector"] or row["text_vector"]
+            window[index] = np.frombuffer(source, dtype=np.float32)
+        pool.load_rows(
+            [r["id"] for r in rows],
+            [r["session"] for r in rows],
+            [r["occurred_at"] for r in rows],
+            [r["trust"] for r in rows],
+            [bool(r["pinned"]) for r in rows],
+            [r["access_count"] for r in rows],
+            text,
+            window,
+        )
+        over = len(pool) - pool.capacity
+        if over > 0:
+            evicted = pool.eviction_order()[:over]
+            if evicted:
+                self.store.set_in_pool(evicted, False)
+                self._rebuild(pool)
+
+    def _encode_query(self, query: str) -> np.ndarray:
+        return self.encoder.encode([query])[0]
+
+    def _load_learned(self, pool: MemoryPool) -> None:
+        with self._database().read() as db:
+            row = db.execute(
+                "SELECT state FROM pool_state WHERE name = ?", [POOL_STATE_NAME]
+            ).fetchone()
+        if row is not None:
+            pool.load_learned_state(row[0])
+
+    def save_learned(self) -> None:
+        assert self._pool is not None
+        state = self._pool.learned_state()
+        with self._database().write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pool_state (name, state, updated_at) VALUES (?, ?, ?)",
+                [POOL_STATE_NAME, state, now_iso()],
+            )
+
+    def record_signals(self, signals: list[Signal]) -> int:
+        return record_signals(self._database(), signals)
+
+    def retrain(self, *, seed: int = 0, cancel: CancelToken | None = None) -> TrainingReport:
+        """Start from the defaults and train on every stored signal; saves the result."""
+        with self._lock:
+            pool = self.sync()
+            pool.reset_learning()
+            recaller = Recaller(self.store, pool, self._encode_query)
+            report = train(
+                pool, [(recaller, load_signals(self._database()))], seed=seed, cancel=cancel
+            )
+            if report.examples:
+                self.save_learned()
+            else:
+                self.reset_learning()
+            return report
+
+    def reset_learning(self) -> None:
+        """Forget what the pool learned (the signals stay, so it can be retrained)."""
+        with self._lock:
+            with self._database().write() as db:
+                db.execute("DELETE FROM pool_state WHERE name = ?", [POOL_STATE_NAME])
+            if self._pool is not None:
+                self._pool.reset_learning()
+
+    def _changed(self, ids: list[int]) -> None:
+        self._stale = True
+        for callback in list(self.memory_did_change):
+            with contextlib.suppress(Exception):
+                callback(ids)

@@ -1,0 +1,219 @@
+"""Learning to recall better from signals of use.
+
+A signal names a query and memories with labels: +1 for a memory that should have come first
+(evidence the user confirmed, a memory that made the model's answer more likely), negative for one
+that should not. Training fits the pool's query adapter and feature weights with a listwise loss:
+for each signal, the softmax over its candidates should put its weight on the positive memories.
+
+Bounded: at most `steps` optimizer steps and `seconds` of wall time. Seeded: the same signals and
+seed give the same weights. Resettable: `MemoryApi.reset_learning()` restores the defaults, and the
+stored signals can retrain it. Regularised towards the starting point, so a few signals cannot
+swing recall far.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from assistant.cancel import CancelToken
+from assistant.memory.pool import FEATURES, MemoryPool
+from assistant.memory.recall import Candidates, Recaller
+from assistant.storage.conversations import now_iso
+from assistant.storage.database import EncryptedDatabase
+
+_DENSE = FEATURES.index("dense")
+_WINDOW = FEATURES.index("dense_window")
+_NEIGHBOUR = FEATURES.index("neighbour")
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str  # evidence · feedback · likelihood
+    query: str
+    labels: dict[int, float]  # memory id → label
+    as_of: str | None = None
+
+
+@dataclass
+class TrainingReport:
+    signals: int
+    examples: int
+    steps: int
+    seconds: float
+    loss_before: float
+    loss_after: float
+
+
+def record_signals(database: EncryptedDatabase, signals: list[Signal]) -> int:
+    """Store signals (one transaction). Labels naming deleted memories are dropped."""
+    stored = 0
+    with database.write() as db:
+        for signal in signals:
+            existing = (
+                [
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT id FROM memories WHERE id IN ({','.join('?' * len(signal.labels))})",
+                        list(signal.labels),
+                    ).fetchall()
+                ]
+                if signal.labels
+                else []
+            )
+            if not existing:
+                continue
+            cursor = db.execute(
+                "INSERT INTO learning_signals (kind, query, created_at, as_of) VALUES (?, ?, ?, ?)",
+                [signal.kind, signal.query, now_iso(), signal.as_of],
+            )
+            db.conn.executemany(
+                "INSERT INTO signal_memories (signal_id, memory_id, label) VALUES (?, ?, ?)",
+                [(cursor.lastrowid, m, float(signal.labels[m])) for m in existing],
+            )
+            stored += 1
+    return stored
+
+
+def load_signals(database: EncryptedDatabase) -> list[Signal]:
+    with database.read() as db:
+        rows = db.execute(
+            "SELECT s.id, s.kind, s.query, s.as_of, m.memory_id, m.label FROM learning_signals s "
+            "JOIN signal_memories m ON m.signal_id = s.id ORDER BY s.id"
+        ).fetchall()
+    grouped: dict[int, Signal] = {}
+    for signal_id, kind, query, as_of, memory_id, label in rows:
+        if signal_id not in grouped:
+            grouped[signal_id] = Signal(kind, query, {}, as_of)
+        grouped[signal_id].labels[memory_id] = label
+    return list(grouped.values())
+
+
+@dataclass
+class _Example:
+    keys: MemoryPool  # the pool whose key matrices the candidates' rows index
+    candidates: Candidates
+    target: torch.Tensor  # (C,) positive weights summing to 1, or zeros
+    negative: torch.Tensor  # (C,) 1 where the label is negative
+
+
+def _examples(recaller: Recaller, signals: list[Signal]) -> list[_Example]:
+    from datetime import date
+
+    examples = []
+    for signal in signals:
+        as_of = date.fromisoformat(signal.as_of[:10]) if signal.as_of else None
+        found = recaller.candidates(signal.query, as_of, include=tuple(signal.labels))
+        if not found.ids:
+            continue
+        labels = np.array([signal.labels.get(i, 0.0) for i in found.ids], dtype=np.float32)
+        positive = np.clip(labels, 0, None)
+        if positive.sum() <= 0 and not (labels < 0).any():
+            continue
+        target = positive / positive.sum() if positive.sum() > 0 else positive
+        examples.append(
+            _Example(
+                recaller.pool,
+                found,
+                torch.from_numpy(target),
+                torch.from_numpy((labels < 0).astype(np.float32)),
+            )
+        )
+    return examples
+
+
+def _scores(pool: MemoryPool, example: _Example) -> torch.Tensor:
+    """Candidate scores with the dense features recomputed through the adapter (differentiable).
+
+    `pool` holds the learned parts; `example.keys` the key matrices its candidates come from.
+    """
+    found = example.candidates
+    keys = example.keys
+    features = found.features.clone()
+    rows = torch.from_numpy(found.rows)
+    present = rows >= 0
+    if bool(present.any()):
+        query = pool.adapt(found.query_vector[None])[0]
+        index = rows[present]
+        dense = keys.keys[index] @ query
+        window = keys.window_keys[index] @ query
+        features[present, _DENSE] = dense
+        features[present, _WINDOW] = window
+        prev_rows = torch.from_numpy(keys.prev_row[found.rows[present]])
+        next_rows = torch.from_numpy(keys.next_row[found.rows[present]])
+        around = []
+        for neighbours in (prev_rows, next_rows):
+            valid = neighbours >= 0
+            values = torch.zeros(len(neighbours))
+            if bool(valid.any()):
+                values = values.masked_scatter(valid, keys.window_keys[neighbours[valid]] @ query)
+            around.append(values)
+        features[present, _NEIGHBOUR] = torch.maximum(around[0], around[1])
+    return pool.score(features)
+
+
+def _loss(pool: MemoryPool, example: _Example) -> torch.Tensor:
+    scores = _scores(pool, example)
+    loss = torch.zeros(())
+    if float(example.target.sum()) > 0:
+        loss = loss - (example.target * torch.log_softmax(scores, dim=0)).sum()
+    if float(example.negative.sum()) > 0:
+        top = scores.max().detach()
+        loss = loss + (torch.nn.functional.softplus(scores - top) * example.negative).mean()
+    return loss
+
+
+def train(
+    pool: MemoryPool,
+    groups: list[tuple[Recaller, list[Signal]]],
+    *,
+    steps: int = 300,
+    seconds: float = 120.0,
+    learning_rate: float = 0.01,
+    batch: int = 16,
+    regularisation: float = 0.05,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
+) -> TrainingReport:
+    """Fit `pool`'s learned parts to the signals of each (recaller, signals) group.
+
+    Each group's recaller supplies candidates from its own memory; the adapter and scorer trained
+    are `pool`'s. Side effect: updates `pool` in place.
+    """
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    chooser = random.Random(seed)
+    examples = [e for recaller, signals in groups for e in _examples(recaller, signals)]
+    count = sum(len(signals) for _, signals in groups)
+    if not examples:
+        return TrainingReport(count, 0, 0, time.perf_counter() - started, 0.0, 0.0)
+    start_adapter = pool.adapter.weight.detach().clone()
+    start_scorer = pool.scorer.weight.detach().clone()
+    parameters = [pool.adapter.weight, pool.scorer.weight, pool.scorer.bias]
+    optimiser = torch.optim.Adam(parameters, lr=learning_rate)
+
+    def mean_loss() -> float:
+        with torch.no_grad():
+            return float(sum(_loss(pool, e) for e in examples) / len(examples))
+
+    before = mean_loss()
+    done = 0
+    for _ in range(steps):
+        if time.perf_counter() - started > seconds or (cancel is not None and cancel.cancelled):
+            break
+        chosen = chooser.sample(examples, min(batch, len(examples)))
+        optimiser.zero_grad()
+        loss = sum((_loss(pool, e) for e in chosen), torch.zeros(())) / len(chosen)
+        drift = (pool.adapter.weight - start_adapter).pow(2).sum() + (
+            pool.scorer.weight - start_scorer
+        ).pow(2).sum()
+        (loss + regularisation * drift).backward()
+        optimiser.step()
+        done += 1
+    return TrainingReport(
+        count, len(examples), done, time.perf_counter() - started, before, mean_loss()
+    )

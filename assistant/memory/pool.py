@@ -1,0 +1,176 @@
+"""The memory pool: a torch module holding the key matrix of active memories and the learned parts.
+
+- Keys: one unit vector per memory ("text") and one for the memory with its neighbours in the same
+  session ("window"). They are a cache of the database, rebuilt from it at any time, never saved.
+- Learned: a query adapter (a d×d linear map, identity at first) and a linear scorer over recall
+  features (FEATURES). Their weights are saved in the encrypted database (`pool_state`).
+- Capacity: at most `capacity` memories are kept for recall; beyond it the least valuable are evicted
+  (never pinned memories, never user-stated ones).
+
+Threading: owned by the model lane; recall and training are not run concurrently.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+FEATURES = (
+    "dense",  # cosine of the (adapted) query with the memory
+    "dense_window",  # cosine with the memory and its session neighbours
+    "keywords",  # BM25 over the FTS5 index, scaled to [0, 1] among the candidates
+    "fusion",  # reciprocal-rank fusion of the dense, window and keyword rankings
+    "neighbour",  # best window cosine of the turns just before and after
+    "time_match",  # 1 inside the query's time range, decaying with distance outside it
+    "recency",  # newer memories first, when all else is equal
+    "trust",  # user-stated > user-confirmed > imported > assistant
+    "pinned",
+    "access",  # how often it was recalled before (log scale)
+)
+DEFAULT_WEIGHTS = {
+    "dense": 1.0,
+    "dense_window": 0.6,
+    "keywords": 0.5,
+    "fusion": 0.0,
+    "neighbour": 0.25,
+    "time_match": 0.5,
+    "recency": 0.02,
+    "trust": 0.05,
+    "pinned": 0.2,
+    "access": 0.02,
+}
+TRUST_PRIOR = {"user-stated": 1.0, "user-confirmed": 0.8, "imported": 0.5, "assistant": 0.2}
+POOL_STATE_NAME = "pool-v1"
+
+
+@dataclass
+class PoolRows:
+    """What the pool keeps per memory, row-aligned with the key matrices."""
+
+    ids: np.ndarray  # int64 (N,)
+    sessions: list[str | None]
+    occurred: list[str]
+    trust: np.ndarray  # float32 prior (N,)
+    pinned: np.ndarray  # bool (N,)
+    access: np.ndarray  # int64 (N,)
+
+
+class MemoryPool(nn.Module):
+    def __init__(self, dim: int, *, capacity: int = 1_000_000) -> None:
+        super().__init__()
+        self.dim = dim
+        self.capacity = capacity
+        self.adapter = nn.Linear(dim, dim, bias=False)
+        self.scorer = nn.Linear(len(FEATURES), 1)
+        self.reset_learning()
+        self.register_buffer("keys", torch.zeros((0, dim)), persistent=False)
+        self.register_buffer("window_keys", torch.zeros((0, dim)), persistent=False)
+        self.rows = PoolRows(
+            np.zeros(0, np.int64),
+            [],
+            [],
+            np.zeros(0, np.float32),
+            np.zeros(0, bool),
+            np.zeros(0, np.int64),
+        )
+        self.prev_row = np.zeros(0, np.int64)
+        self.next_row = np.zeros(0, np.int64)
+        self.row_of: dict[int, int] = {}
+
+    # -- learned parts --------------------------------------------------------------------------
+    def reset_learning(self) -> None:
+        """Back to the hand-set starting point: identity adapter, default feature weights."""
+        with torch.no_grad():
+            self.adapter.weight.copy_(torch.eye(self.dim))
+            self.scorer.weight.copy_(torch.tensor([[DEFAULT_WEIGHTS[f] for f in FEATURES]]))
+            self.scorer.bias.zero_()
+
+    def learned_state(self) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(
+            {"adapter": self.adapter.state_dict(), "scorer": self.scorer.state_dict()}, buffer
+        )
+        return buffer.getvalue()
+
+    def load_learned_state(self, data: bytes) -> None:
+        state = torch.load(io.BytesIO(data), weights_only=True)
+        self.adapter.load_state_dict(state["adapter"])
+        self.scorer.load_state_dict(state["scorer"])
+
+    def feature_weights(self) -> dict[str, float]:
+        weights = self.scorer.weight.detach()[0].tolist()
+        return dict(zip(FEATURES, weights, strict=True))
+
+    def adapt(self, queries: torch.Tensor) -> torch.Tensor:
+        """Adapted, re-normalised query vectors (batch, dim)."""
+        return nn.functional.normalize(self.adapter(queries), dim=-1)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        """(candidates, len(FEATURES)) → (candidates,)"""
+        return self.scorer(features).squeeze(-1)
+
+    # -- keys -----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.rows.ids.shape[0])
+
+    def load_rows(
+        self,
+        ids: Sequence[int],
+        sessions: Sequence[str | None],
+        occurred: Sequence[str],
+        trust: Sequence[str],
+        pinned: Sequence[bool],
+        access: Sequence[int],
+        text_vectors: np.ndarray,
+        window_vectors: np.ndarray,
+    ) -> None:
+        """Replace the key matrices. Rows must be ordered by session then position."""
+        self.rows = PoolRows(
+            ids=np.asarray(ids, dtype=np.int64),
+            sessions=list(sessions),
+            occurred=list(occurred),
+            trust=np.asarray([TRUST_PRIOR.get(t, 0.2) for t in trust], dtype=np.float32),
+            pinned=np.asarray(pinned, dtype=bool),
+            access=np.asarray(access, dtype=np.int64),
+        )
+        self.keys = torch.from_numpy(np.ascontiguousarray(text_vectors, dtype=np.float32))
+        self.window_keys = torch.from_numpy(np.ascontiguousarray(window_vectors, dtype=np.float32))
+        count = len(self)
+        self.prev_row = np.full(count, -1, dtype=np.int64)
+        self.next_row = np.full(count, -1, dtype=np.int64)
+        for row in range(1, count):
+            session = self.rows.sessions[row]
+            if session is not None and session == self.rows.sessions[row - 1]:
+                self.prev_row[row] = row - 1
+                self.next_row[row - 1] = row
+        self.row_of = {int(memory_id): row for row, memory_id in enumerate(self.rows.ids)}
+
+    def dense_scores(self, query: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of one adapted query (dim,) with every text key and every window key."""
+        with torch.no_grad():
+            text = self.keys @ query
+            window = self.window_keys @ query
+        return text.numpy(), window.numpy()
+
+    def eviction_order(self) -> list[int]:
+        """Memory ids that may be evicted, least valuable first (never pinned, never user-stated)."""
+        candidates = [
+            row
+            for row in range(len(self))
+            if not self.rows.pinned[row] and self.rows.trust[row] < TRUST_PRIOR["user-stated"]
+        ]
+        # Value: trust, then use, then age (older first).
+        candidates.sort(
+            key=lambda row: (
+                self.rows.trust[row],
+                math.log1p(self.rows.access[row]),
+                self.rows.occurred[row],
+            )
+        )
+        return [int(self.rows.ids[row]) for row in candidates]

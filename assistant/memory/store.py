@@ -1,0 +1,429 @@
+"""Memories in the encrypted database: rows, FTS5 keyword index (kept in sync by triggers), vectors.
+
+Threading: all access goes through the EncryptedDatabase lock; call from any thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import MnemeError, NotFoundError
+from assistant.storage.conversations import now_iso
+from assistant.storage.database import EncryptedDatabase
+from assistant.types import TRUST_LEVELS, Memory
+
+KINDS = ("episode", "fact", "chunk")
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words that carry no topic: matching them only adds noise to BM25 over chat turns.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "said",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class NewMemory:
+    text: str
+    kind: str = "episode"
+    source_type: str = "user"
+    source_ref: str | None = None
+    trust: str = "user-stated"
+    occurred_at: str | None = None
+    conversation_id: int | None = None
+    message_id: int | None = None
+    speaker: str | None = None
+    session: str | None = None
+    position: int | None = None
+    pinned: bool = False
+    status: str = "active"
+
+    def check(self) -> None:
+        if self.kind not in KINDS:
+            raise MnemeError(f"'{self.kind}' is not a memory kind ({', '.join(KINDS)}).")
+        if self.trust not in TRUST_LEVELS:
+            raise MnemeError(f"'{self.trust}' is not a trust level ({', '.join(TRUST_LEVELS)}).")
+        if not self.text.strip():
+            raise MnemeError("A memory cannot be empty.")
+
+
+def keyword_query(text: str, limit: int = 32) -> str | None:
+    """An FTS5 query matching any topic word of `text` (quoted, so user text is never syntax)."""
+    words: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()) or word in words:
+            continue
+        words.append(word)
+    if not words:
+        return None
+    return " OR ".join(f'"{word}"' for word in words[:limit])
+
+
+class MemoryStore:
+    def __init__(self, database: EncryptedDatabase) -> None:
+        self._database = database
+
+    # -- rows -------------------------------------------------------------------------------
+    def add(self, memory: NewMemory) -> Memory:
+        (new_id,) = self.add_many([memory])
+        return self.get(new_id)
+
+    def add_many(self, memories: Sequence[NewMemory]) -> list[int]:
+        """Insert in one transaction: all of them or none."""
+        for memory in memories:
+            memory.check()
+        stamp = now_iso()
+        ids: list[int] = []
+        with self._database.write() as db:
+            for memory in memories:
+                cursor = db.execute(
+                    "INSERT INTO memories (kind, text, source_type, source_ref, conversation_id,"
+                    " message_id, speaker, trust, session, position, created_at, occurred_at,"
+                    " pinned, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        memory.kind,
+                        memory.text,
+                        memory.source_type,
+                        memory.source_ref,
+                        memory.conversation_id,
+                        memory.message_id,
+                        memory.speaker,
+                        memory.trust,
+                        memory.session,
+                        memory.position,
+                        stamp,
+                        memory.occurred_at or stamp,
+                        int(memory.pinned),
+                        memory.status,
+                    ],
+                )
+                assert cursor.lastrowid is not None
+                ids.append(cursor.lastrowid)
+                if memory.session is not None:
+                    # The previous turn's context window now has a new neighbour: re-encode it.
+                    db.execute(
+                        "DELETE FROM memory_vectors WHERE variant = 'window' AND memory_id IN "
+                        "(SELECT id FROM memories WHERE session = ? AND id != ?"
+                        " ORDER BY position DESC, id DESC LIMIT 1)",
+                        [memory.session, cursor.lastrowid],
+                    )
+        return ids
+
+    def get(self, memory_id: int) -> Memory:
+        found = self.get_many([memory_id])
+        if memory_id not in found:
+            raise NotFoundError(f"There is no memory {memory_id}.")
+        return found[memory_id]
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, Memory]:
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        found: dict[int, Memory] = {}
+        with self._database.read() as db:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in db.query(f"SELECT * FROM memories WHERE id IN ({marks})", chunk):
+                    found[row["id"]] = memory_from_row(row)
+        return found
+
+    def rows(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = "active",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Memory]:
+        where, params = [], []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._database.read() as db:
+            rows = db.query(
+                f"SELECT * FROM memories {clause} "
+                "ORDER BY kind = 'fact' DESC, occurred_at DESC, id DESC LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            )
+            return [memory_from_row(row) for row in rows]
+
+    def count(self) -> dict[str, int]:
+        with self._database.read() as db:
+            rows = db.execute("SELECT status, count(*) FROM memories GROUP BY status").fetchall()
+        return {status: count for status, count in rows}
+
+    def set_pinned(self, memory_id: int, pinned: bool) -> Memory:
+        with self._database.write() as db:
+            cursor = db.execute(
+                "UPDATE memories SET pinned = ? WHERE id = ?", [int(pinned), memory_id]
+            )
+        if cursor.rowcount == 0:
+            raise NotFoundError(f"There is no memory {memory_id}.")
+        return self.get(memory_id)
+
+    def delete(self, memory_id: int) -> None:
+        """Remove the row; triggers and cascades remove its FTS entry, vectors and signals."""
+        with self._database.write() as db:
+            cursor = db.execute("DELETE FROM memories WHERE id = ?", [memory_id])
+        if cursor.rowcount == 0:
+            raise NotFoundError(f"There is no memory {memory_id}.")
+
+    def touch(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        stamp = now_iso()
+        marks = ",".join("?" * len(ids))
+        with self._database.write() as db:
+            db.execute(
+                "UPDATE memories SET access_count = access_count + 1, last_accessed_at = ?"
+                f" WHERE id IN ({marks})",
+                [stamp, *ids],
+            )
+
+    def set_in_pool(self, ids: Sequence[int], in_pool: bool) -> None:
+        marks = ",".join("?" * len(ids))
+        with self._database.write() as db:
+            db.execute(
+                f"UPDATE memories SET in_pool = ? WHERE id IN ({marks})", [int(in_pool), *ids]
+            )
+
+    # -- keyword search -------------------------------------------------------------------------
+    def keyword_search(self, text: str, limit: int = 100) -> list[tuple[int, float]]:
+        """(memory id, BM25 score ≥ 0, higher is better) for active memories in the pool."""
+        query = keyword_query(text)
+        if query is None:
+            return []
+        with self._database.read() as db:
+            rows = db.execute(
+                "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts "
+                "JOIN memories m ON m.id = memories_fts.rowid "
+                "WHERE memories_fts MATCH ? AND m.status = 'active' AND m.in_pool = 1 "
+                "ORDER BY bm25(memories_fts) LIMIT ?",
+                [query, limit],
+            ).fetchall()
+        return [(int(memory_id), float(score)) for memory_id, score in rows]
+
+    # -- vectors --------------------------------------------------------------------------------
+    def texts_missing_vectors(
+        self, variant: str, encoder: str, limit: int = 10_000
+    ) -> list[tuple[int, str]]:
+        """Memories (in the pool) without a `variant` vector from `encoder`, with the text to encode.
+
+        Variant "text" is the memory alone; "window" adds its neighbours in the same session.
+        """
+        with self._database.read() as db:
+            rows = db.execute(
+                "SELECT m.id, m.text, m.session, m.position FROM memories m "
+                "LEFT JOIN memory_vectors v ON v.memory_id = m.id AND v.variant = ? "
+                "AND v.encoder = ? WHERE v.memory_id IS NULL AND m.in_pool = 1 "
+                "ORDER BY m.id LIMIT ?",
+                [variant, encoder, limit],
+            ).fetchall()
+            if variant == "text":
+                return [(int(r[0]), r[1]) for r in rows]
+            result = []
+            for memory_id, text, session, position in rows:
+                if session is None:
+                    result.append((int(memory_id), text))
+                    continue
+                before = db.execute(
+                    "SELECT text FROM memories WHERE session = ? AND id != ? AND "
+                    "(position < ? OR (position = ? AND id < ?)) ORDER BY position DESC, id DESC LIMIT 1",
+                    [session, memory_id, position, position, memory_id],
+                ).fetchone()
+                after = db.execute(
+                    "SELECT text FROM memories WHERE session = ? AND id != ? AND "
+                    "(position > ? OR (position = ? AND id > ?)) ORDER BY position, id LIMIT 1",
+                    [session, memory_id, position, position, memory_id],
+                ).fetchone()
+                parts = [p[0] for p in (before,) if p] + [text] + [p[0] for p in (after,) if p]
+                result.append((int(memory_id), "\n".join(parts)))
+            return result
+
+    def put_vectors(
+        self, variant: str, encoder: str, ids: Sequence[int], vectors: np.ndarray
+    ) -> None:
+        with self._database.write() as db:
+            db.conn.executemany(
+                "INSERT OR REPLACE INTO memory_vectors (memory_id, variant, encoder, vector)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    (int(i), variant, encoder, np.asarray(v, dtype=np.float32).tobytes())
+                    for i, v in zip(ids, vectors, strict=True)
+                ],
+            )
+
+    def pool_rows(self, encoder: str) -> list[dict[str, Any]]:
+        """Everything the pool keeps in memory, for active in-pool memories with a text vector."""
+        with self._database.read() as db:
+            return list(
+                db.query(
+                    "SELECT m.id, m.session, m.position, m.occurred_at, m.trust, m.pinned,"
+                    " m.access_count, t.vector AS text_vector, w.vector AS window_vector "
+                    "FROM memories m JOIN memory_vectors t ON t.memory_id = m.id "
+                    "AND t.variant = 'text' AND t.encoder = ? "
+                    "LEFT JOIN memory_vectors w ON w.memory_id = m.id "
+                    "AND w.variant = 'window' AND w.encoder = ? "
+                    "WHERE m.status = 'active' AND m.in_pool = 1 "
+                    "ORDER BY m.session, m.position, m.id",
+                    [encoder, encoder],
+                )
+            )
+
+
+def memory_from_row(row: dict[str, Any]) -> Memory:
+    return Memory(
+        id=row["id"],
+        kind=row["kind"],
+        text=row["text"],
+        source_type=row["source_type"],
+        source_ref=row["source_ref"],
+        trust=row["trust"],
+        occurred_at=row["occurred_at"],
+        created_at=row["created_at"],
+        conversation_id=row["conversation_id"],
+        message_id=row["message_id"],
+        speaker=row["speaker"],
+        session=row["session"],
+        position=row["position"],
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        pinned=bool(row["pinned"]),
+        status=row["status"],
+        access_count=row["access_count"],
+        last_accessed_at=row["last_accessed_at"],
+    )

@@ -1,0 +1,108 @@
+"""Learning from signals: bounded, seeded, resettable, and forgetting removes signals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from assistant import Assistant
+from assistant.memory.learn import Signal, load_signals
+from assistant.memory.pool import DEFAULT_WEIGHTS
+from assistant.memory.store import NewMemory
+
+NOTES = [
+    "The boiler was serviced by Heatwise in March",
+    "Heatwise is a heating company in Leeds",
+    "The boiler makes a clicking noise at night",
+    "I bought a new kettle",
+    "Grandma's recipe uses two eggs",
+]
+
+
+@pytest.fixture
+def memory_assistant() -> Iterator[Assistant]:
+    with Assistant() as assistant:
+        assistant.memory.add([NewMemory(text) for text in NOTES])
+        yield assistant
+
+
+def ids(assistant: Assistant) -> dict[str, int]:
+    return {m.text: m.id for m in assistant.memory.browse()}
+
+
+def rank_of(assistant: Assistant, query: str, text: str) -> int:
+    recalled = assistant.memory.recall(query, 5, touch=False)
+    return [r.memory.text for r in recalled].index(text)
+
+
+def test_signals_train_recall_towards_confirmed_memories(memory_assistant: Assistant) -> None:
+    memory = memory_assistant.memory
+    known = ids(memory_assistant)
+    target = "The boiler was serviced by Heatwise in March"
+    query = "who fixed the heating?"
+    before = rank_of(memory_assistant, query, target)
+    signals = [
+        Signal(
+            "evidence",
+            q,
+            {known[target]: 1.0, known["The boiler makes a clicking noise at night"]: -1.0},
+        )
+        for q in (query, "which company looked after the boiler?", "heating repair firm")
+    ]
+    assert memory.record_signals(signals) == 3
+    report = memory.retrain(seed=1)
+    assert report.examples == 3 and 0 < report.steps <= 300
+    assert report.loss_after < report.loss_before
+    assert rank_of(memory_assistant, query, target) <= before
+    assert memory.status()["learned_at"] is not None
+
+
+def test_training_is_seeded_and_resettable(memory_assistant: Assistant) -> None:
+    memory = memory_assistant.memory
+    known = ids(memory_assistant)
+    memory.record_signals([Signal("feedback", "kettle", {known["I bought a new kettle"]: 1.0})])
+    first_report = memory.retrain(seed=3)
+    first = memory.sync().learned_state()
+    weights = dict(memory.sync().feature_weights())
+    assert memory.retrain(seed=3).steps == first_report.steps
+    assert torch.equal(
+        memory.sync().adapter.weight,
+        torch.load(__import__("io").BytesIO(first))["adapter"]["weight"],
+    )
+    assert memory.sync().feature_weights() == pytest.approx(weights)
+    memory.reset_learning()
+    assert memory.sync().feature_weights() == pytest.approx(DEFAULT_WEIGHTS)
+    assert memory.status()["learned_at"] is None
+    assert memory.status()["signals"] == 1  # the signals stay for retraining
+
+
+def test_learned_weights_survive_a_restart(memory_assistant: Assistant) -> None:
+    memory = memory_assistant.memory
+    known = ids(memory_assistant)
+    memory.record_signals(
+        [Signal("evidence", "eggs", {known["Grandma's recipe uses two eggs"]: 1.0})]
+    )
+    memory.retrain()
+    weights = memory.sync().feature_weights()
+    home = memory_assistant.paths.data_dir.parent
+    memory_assistant.close()
+    with Assistant(home) as again:
+        assert again.memory.sync().feature_weights() == pytest.approx(weights)
+
+
+def test_forgetting_a_memory_deletes_the_signals_that_mention_it(
+    memory_assistant: Assistant,
+) -> None:
+    memory = memory_assistant.memory
+    known = ids(memory_assistant)
+    memory.record_signals(
+        [
+            Signal("evidence", "kettle", {known["I bought a new kettle"]: 1.0}),
+            Signal("evidence", "eggs", {known["Grandma's recipe uses two eggs"]: 1.0}),
+        ]
+    )
+    memory.forget(known["I bought a new kettle"])
+    assert [s.query for s in load_signals(memory_assistant._database)] == ["eggs"]  # type: ignore[arg-type]
+    assert "I bought a new kettle" not in [m.text for m in memory.search("kettle")]

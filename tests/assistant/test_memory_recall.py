@@ -1,0 +1,172 @@
+"""Encoder, pool and recall with the real all-MiniLM-L6-v2 encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assistant import Assistant
+from assistant.memory.encoder import Encoder
+from assistant.memory.pool import DEFAULT_WEIGHTS, FEATURES, MemoryPool
+from assistant.memory.store import NewMemory
+from assistant.memory.timeexpr import parse_time_range
+
+
+@pytest.fixture
+def assistant_with_memories() -> Iterator[Assistant]:
+    with Assistant() as assistant:
+        assistant.memory.add(
+            [
+                NewMemory(
+                    "I adopted a grey cat called Miso",
+                    occurred_at="2023-05-10T09:00:00",
+                    session="a",
+                    position=0,
+                ),
+                NewMemory(
+                    "We talked about the weather",
+                    occurred_at="2023-05-10T09:01:00",
+                    session="a",
+                    position=1,
+                ),
+                NewMemory(
+                    "I ran a half marathon in Porto",
+                    occurred_at="2022-10-02T08:00:00",
+                    session="b",
+                    position=0,
+                ),
+                NewMemory(
+                    "My dentist appointment is on Friday",
+                    occurred_at="2023-06-20T12:00:00",
+                    session="c",
+                    position=0,
+                ),
+                NewMemory(
+                    "I started learning the cello",
+                    occurred_at="2023-06-28T18:00:00",
+                    session="c",
+                    position=1,
+                ),
+            ]
+        )
+        yield assistant
+
+
+def test_encoder_gives_normalised_vectors_that_capture_meaning() -> None:
+    encoder = Encoder()
+    vectors = encoder.encode(["a kitten sleeps", "a small cat is sleeping", "tax law reform"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_recall_finds_by_meaning_with_reasons(assistant_with_memories: Assistant) -> None:
+    recalled = assistant_with_memories.memory.recall("What is the name of my pet?", 3)
+    assert recalled[0].memory.text == "I adopted a grey cat called Miso"
+    assert recalled[0].reasons and "similar meaning" in recalled[0].reasons[0]
+    assert recalled[0].score > recalled[1].score
+
+
+def test_recall_handles_time_expressions(assistant_with_memories: Assistant) -> None:
+    memory = assistant_with_memories.memory
+    recalled = memory.recall("What did I do in October 2022?", 2)
+    assert recalled[0].memory.text == "I ran a half marathon in Porto"
+    assert any("october 2022" in reason for reason in recalled[0].reasons)
+    last_week = memory.recall("what did I start last week?", 1, as_of=date(2023, 7, 3))
+    assert last_week[0].memory.text == "I started learning the cello"
+
+
+def test_as_of_hides_memories_from_the_future(assistant_with_memories: Assistant) -> None:
+    recalled = assistant_with_memories.memory.recall("cello", 5, as_of=date(2023, 6, 1))
+    assert "I started learning the cello" not in [r.memory.text for r in recalled]
+
+
+def test_new_memories_are_keyword_searchable_before_their_vectors_exist(
+    assistant_with_memories: Assistant,
+) -> None:
+    memory = assistant_with_memories.memory
+    memory.recall("warm up", 1)  # the pool is built
+    memory.add([NewMemory("The spare key is under the blue flowerpot")])
+    assert memory.status()["vectors_pending"] == 1
+    assert [m.text for m in memory.search("flowerpot")] == [
+        "The spare key is under the blue flowerpot"
+    ]
+    assert memory.recall("where is the spare key?", 1)[0].memory.text.startswith("The spare key")
+    assert memory.status()["vectors_pending"] == 0
+
+
+def test_pool_learned_state_round_trips_and_resets() -> None:
+    pool = MemoryPool(8)
+    assert pool.feature_weights() == pytest.approx(DEFAULT_WEIGHTS)
+    with torch.no_grad():
+        pool.scorer.weight.add_(0.5)
+        pool.adapter.weight.mul_(2.0)
+    state = pool.learned_state()
+    other = MemoryPool(8)
+    other.load_learned_state(state)
+    assert torch.equal(other.adapter.weight, pool.adapter.weight)
+    assert other.feature_weights() == pytest.approx(pool.feature_weights())
+    other.reset_learning()
+    assert torch.equal(other.adapter.weight, torch.eye(8))
+
+
+def test_pool_key_matrix_is_rebuilt_from_the_database(assistant_with_memories: Assistant) -> None:
+    home = assistant_with_memories.paths.data_dir.parent
+    assistant_with_memories.memory.recall("warm up", 1)
+    assistant_with_memories.close()
+    with Assistant(home) as again:
+        pool = again.memory.sync()
+        assert len(pool) == 5
+        assert again.memory.status()["vectors_pending"] == 0  # nothing re-encoded
+        assert pool.prev_row.tolist().count(-1) == 3  # three sessions
+
+
+def test_capacity_evicts_low_value_memories_but_never_pinned_or_user_stated() -> None:
+    with Assistant() as assistant:
+        assistant.update_settings(pool_capacity=3)
+        memory = assistant.memory
+        memory.add(
+            [
+                NewMemory("assistant said something", trust="assistant"),
+                NewMemory("imported line", trust="imported"),
+                NewMemory("pinned assistant note", trust="assistant", pinned=True),
+                NewMemory("user fact one", trust="user-stated"),
+                NewMemory("user fact two", trust="user-stated"),
+            ]
+        )
+        pool = memory.sync()
+        kept = {m.text for m in memory.store.get_many(pool.rows.ids.tolist()).values()}
+        assert "assistant said something" not in kept and "imported line" not in kept
+        assert {"pinned assistant note", "user fact one", "user fact two"} <= kept
+
+
+def test_features_and_default_weights_agree() -> None:
+    assert set(DEFAULT_WEIGHTS) == set(FEATURES)
+
+
+@given(text=st.text(max_size=200))
+def test_time_parser_never_crashes_and_ranges_are_ordered(text: str) -> None:
+    found = parse_time_range(text, date(2024, 2, 29))
+    assert found is None or found.start < found.end
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("in May 2023", date(2023, 5, 1), date(2023, 6, 1)),
+        ("on 8 May, 2023", date(2023, 5, 8), date(2023, 5, 9)),
+        ("last week", date(2023, 6, 5), date(2023, 6, 12)),
+        ("last year", date(2022, 1, 1), date(2023, 1, 1)),
+        ("yesterday", date(2023, 6, 14), date(2023, 6, 15)),
+        ("during 2021", date(2021, 1, 1), date(2022, 1, 1)),
+    ],
+)
+def test_time_expressions(text: str, start: date, end: date) -> None:
+    found = parse_time_range(text, date(2023, 6, 15))
+    assert found is not None and (found.start, found.end) == (start, end)

@@ -1,0 +1,124 @@
+"""The memory store: rows, FTS5 index, vectors, signals — all in the encrypted database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assistant import Assistant
+from assistant.errors import MnemeError, NotFoundError
+from assistant.memory.learn import Signal, load_signals, record_signals
+from assistant.memory.store import MemoryStore, NewMemory, keyword_query
+
+
+@pytest.fixture
+def opened() -> Iterator[Assistant]:
+    with Assistant() as assistant:
+        assistant.open()
+        yield assistant
+
+
+@pytest.fixture
+def store(opened: Assistant) -> MemoryStore:
+    assert opened._database is not None
+    return MemoryStore(opened._database)
+
+
+def turn(text: str, position: int, session: str = "s1") -> NewMemory:
+    return NewMemory(
+        text=text, session=session, position=position, occurred_at="2023-05-08T10:00:00"
+    )
+
+
+def test_add_get_and_keyword_search(store: MemoryStore) -> None:
+    ids = store.add_many(
+        [turn("Caroline went to a support group", 0), turn("Melanie painted a sunrise", 1)]
+    )
+    memory = store.get(ids[0])
+    assert (memory.kind, memory.trust, memory.session, memory.status) == (
+        "episode",
+        "user-stated",
+        "s1",
+        "active",
+    )
+    hits = store.keyword_search("Who went to the support group?")
+    assert [memory_id for memory_id, _ in hits] == [ids[0]]
+    assert hits[0][1] > 0
+    assert store.keyword_search("the and of") == []  # stopwords only: nothing to match
+
+
+def test_deleting_removes_index_entry_vectors_and_signals(
+    store: MemoryStore, opened: Assistant
+) -> None:
+    keep, gone = store.add_many(
+        [turn("keep this sunrise note", 0), turn("delete this sunrise note", 1)]
+    )
+    store.put_vectors("text", "enc", [keep, gone], np.ones((2, 4), dtype=np.float32))
+    database = opened._database
+    assert database is not None
+    record_signals(database, [Signal("evidence", "sunrise?", {gone: 1.0, keep: -1.0})])
+    record_signals(database, [Signal("evidence", "keep?", {keep: 1.0})])
+    store.delete(gone)
+    with pytest.raises(NotFoundError):
+        store.get(gone)
+    assert [i for i, _ in store.keyword_search("sunrise")] == [keep]
+    with database.read() as db:
+        assert (
+            db.execute(
+                "SELECT count(*) FROM memory_vectors WHERE memory_id = ?", [gone]
+            ).fetchone()[0]
+            == 0
+        )
+    # The signal that named the deleted memory is gone whole; the other stays.
+    assert [s.query for s in load_signals(database)] == ["keep?"]
+
+
+def test_a_new_turn_invalidates_the_previous_turns_window_vector(store: MemoryStore) -> None:
+    first, second = store.add_many([turn("one", 0), turn("two", 1)])
+    store.put_vectors("window", "enc", [first, second], np.ones((2, 4), dtype=np.float32))
+    assert store.texts_missing_vectors("window", "enc") == []
+    (third,) = store.add_many([turn("three", 2)])
+    missing = dict(store.texts_missing_vectors("window", "enc"))
+    assert set(missing) == {second, third}
+    assert missing[second] == "one\ntwo\nthree"  # the window: neighbours in the same session
+    assert missing[third] == "two\nthree"
+
+
+def test_bad_memories_are_refused_and_nothing_is_half_written(store: MemoryStore) -> None:
+    with pytest.raises(MnemeError, match="trust level"):
+        store.add_many([turn("fine", 0), NewMemory(text="bad", trust="rumour")])
+    with pytest.raises(MnemeError, match="empty"):
+        store.add_many([NewMemory(text="   ")])
+    assert store.count() == {}
+
+
+def test_pin_touch_and_list_order(store: MemoryStore) -> None:
+    episode, _fact = store.add_many([turn("an episode", 0), NewMemory(text="a fact", kind="fact")])
+    assert store.set_pinned(episode, True).pinned
+    store.touch([episode, episode])
+    assert store.get(episode).access_count == 1  # one call, one access
+    assert [m.kind for m in store.rows()] == ["fact", "episode"]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=300))
+def test_any_query_text_is_safe_for_fts5(store: MemoryStore, text: str) -> None:
+    query = keyword_query(text)
+    assert query is None or query.startswith('"')
+    store.keyword_search(text)  # never an FTS5 syntax error, whatever the user typed
+
+
+def test_memories_are_encrypted_on_disk(
+    opened: Assistant, store: MemoryStore, mneme_home: Path
+) -> None:
+    store.add_many([turn("The vault combination is 31-7-44", 0)])
+    for path in (mneme_home / "data").iterdir():
+        if path.is_file():
+            assert b"vault combination" not in path.read_bytes()
