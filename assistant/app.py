@@ -32,6 +32,15 @@ from assistant.engine.models import ModelCatalog
 from assistant.errors import MnemeError
 from assistant.memory.api import MemoryApi
 from assistant.memory.encoder import Encoder
+from assistant.memory.feedback import (
+    LearningRun,
+    feedback_signal,
+    gain_signal,
+    likelihood_gains,
+    pending_replies,
+    record_reply_memories,
+    store_gains,
+)
 from assistant.memory.prompt import with_memories
 from assistant.memory.store import NewMemory
 from assistant.paths import Paths, resolve_paths
@@ -284,11 +293,46 @@ class Assistant:
                 chosen, user, engine, reply_text, finish, completion, time.perf_counter() - started
             )
             self._remember_turn(chosen, reply.assistant_message)
+            record_reply_memories(self._opened_database(), reply.assistant_message.id, used)
             return dataclasses.replace(reply, memories=used)
 
         stream = ReplyStream(tokens, conversation, user, cancel, store_reply)
         stream.memories = used
         return stream
+
+    def feedback(self, message_id: int, value: int) -> None:
+        """Thumbs up (+1) or down (−1) on a reply: a learning signal for the memories it used."""
+        signal = feedback_signal(self._opened_database(), message_id, value)
+        self.memory.record_signals([signal])
+
+    def learn(self, *, replies: int = 20, cancel: CancelToken | None = None) -> LearningRun:
+        """The background learning job: likelihood gains for recent replies, then retraining.
+
+        Bounded: at most `replies` replies are scored (k+1 llama.cpp evaluations each) and training
+        is capped in steps and seconds. Run it on the model lane when the app is idle.
+        """
+        run = LearningRun()
+        database = self._opened_database()
+        engine = self._ensure_engine(None)
+        logprob = getattr(engine, "continuation_logprob", None)
+        signals = []
+        if logprob is not None:
+            system = self._system_message()
+            for message_id, question, reply, memory_ids in pending_replies(database, replies):
+                memories = list(self.memory.store.get_many(memory_ids).values())
+                gains = likelihood_gains(
+                    system, question, reply, memories, logprob, engine.count_tokens, cancel=cancel
+                )
+                store_gains(database, message_id, gains)
+                run.replies += 1
+                run.gains += len(gains)
+                signal = gain_signal(question, gains)
+                if signal is not None:
+                    signals.append(signal)
+        run.signals = self.memory.record_signals(signals)
+        report = self.memory.retrain(cancel=cancel)
+        run.trained_examples = report.examples
+        return run
 
     @property
     def memory(self) -> MemoryApi:

@@ -58,6 +58,18 @@ def register(commands: Any) -> None:
     reset.add_argument("--json", action="store_true")
     reset.set_defaults(handler=run_reset)
 
+    learn = sub.add_parser(
+        "learn", help="score recent replies' memories with the model, then retrain recall"
+    )
+    learn.add_argument("--replies", type=int, default=20, help="most replies to score")
+    learn.add_argument("--json", action="store_true")
+    learn.set_defaults(handler=run_learn)
+
+    feedback = sub.add_parser("feedback", help="say whether a reply (message id) was helpful")
+    feedback.add_argument("message_id", type=int)
+    feedback.add_argument("verdict", choices=["up", "down"])
+    feedback.set_defaults(handler=run_feedback)
+
     retrain = sub.add_parser("retrain", help="train recall again from the stored signals")
     retrain.add_argument("--seed", type=int, default=0)
     retrain.add_argument("--json", action="store_true")
@@ -202,4 +214,32 @@ def run_retrain(args: argparse.Namespace) -> int:
             f"{report.steps} steps ({report.seconds:.1f} s): loss {report.loss_before:.3f} → "
             f"{report.loss_after:.3f}"
         )
+    return 0
+
+
+def run_learn(args: argparse.Namespace) -> int:
+    with open_assistant() as assistant:
+        run = assistant.learn(replies=args.replies)
+    result = {
+        "replies": run.replies,
+        "gains": run.gains,
+        "signals": run.signals,
+        "trained_examples": run.trained_examples,
+    }
+    if args.json:
+        print_json(result)
+    else:
+        print(
+            f"scored {run.gains} memories in {run.replies} replies, {run.signals} new signals; "
+            f"recall trained on {run.trained_examples} examples"
+        )
+    return 0
+
+
+def run_feedback(args: argparse.Namespace) -> int:
+    with open_assistant() as assistant:
+        assistant.feedback(args.message_id, 1 if args.verdict == "up" else -1)
+    print(
+        f"noted: reply {args.message_id} was {'helpful' if args.verdict == 'up' else 'not helpful'}"
+    )
     return 0

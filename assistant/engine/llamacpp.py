@@ -74,6 +74,7 @@ class LlamaCppEngine:
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.info.path}: {error}") from None
         self._name = self.info.name or self.info.path.stem
+        self._scorer: Any = None
         template = self._llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         eos, bos = self._llm.token_eos(), self._llm.token_bos()
         self._formatter = Jinja2ChatFormatter(
@@ -90,6 +91,45 @@ class LlamaCppEngine:
     @property
     def context_window(self) -> int:
         return int(self._llm.n_ctx())
+
+    def continuation_logprob(
+        self, messages: list[ChatMessage], continuation: str, *, max_tokens: int = 256
+    ) -> tuple[float, int]:
+        """Log-probability (nats) of `continuation` as the reply to `messages`, and its length.
+
+        Runs on a second llama.cpp context that keeps every position's logits (the chat context
+        keeps only the last), created on first use. Slow for big models: a background job.
+        """
+        import numpy as np
+
+        prompt = self.tokenize_messages(messages)
+        reply = list(self._llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False))
+        reply = reply[: max(0, min(max_tokens, self.context_window - len(prompt)))]
+        if not reply:
+            return 0.0, 0
+        scorer = self._scoring_context()
+        scorer.reset()
+        scorer.eval(prompt + reply)
+        logits = np.asarray(
+            scorer.scores[len(prompt) - 1 : len(prompt) + len(reply) - 1], dtype=np.float64
+        )
+        top = logits.max(axis=1, keepdims=True)
+        log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+        picked = logits[np.arange(len(reply)), reply]
+        return float((picked - log_norm).sum()), len(reply)
+
+    def _scoring_context(self) -> Any:
+        if self._scorer is None:
+            import llama_cpp
+
+            self._scorer = llama_cpp.Llama(
+                model_path=str(self.info.path),
+                n_ctx=self.context_window,
+                n_gpu_layers=self.n_gpu_layers,
+                logits_all=True,
+                verbose=False,
+            )
+        return self._scorer
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -177,6 +217,8 @@ class LlamaCppEngine:
 
     def close(self) -> None:
         self._llm.close()
+        if self._scorer is not None:
+            self._scorer.close()
 
     def _token_text(self, token: int) -> str:
         if token < 0:

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from assistant.memory.index import ListLayout, build_lists, top_rows
+
 FEATURES = (
     "dense",  # cosine of the (adapted) query with the memory
     "dense_window",  # cosine with the memory and its session neighbours
@@ -62,10 +64,12 @@ class PoolRows:
 
 
 class MemoryPool(nn.Module):
-    def __init__(self, dim: int, *, capacity: int = 1_000_000) -> None:
+    def __init__(self, dim: int, *, capacity: int = 1_000_000, exact_limit: int = 150_000) -> None:
         super().__init__()
         self.dim = dim
         self.capacity = capacity
+        self.exact_limit = exact_limit
+        self.layout: ListLayout | None = None
         self.adapter = nn.Linear(dim, dim, bias=False)
         self.scorer = nn.Linear(len(FEATURES), 1)
         self.reset_learning()
@@ -149,14 +153,44 @@ class MemoryPool(nn.Module):
             if session is not None and session == self.rows.sessions[row - 1]:
                 self.prev_row[row] = row - 1
                 self.next_row[row - 1] = row
+        self.layout = None
+        if count > self.exact_limit:
+            self._group_rows_by_list()
         self.row_of = {int(memory_id): row for row, memory_id in enumerate(self.rows.ids)}
 
-    def dense_scores(self, query: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine of one adapted query (dim,) with every text key and every window key."""
-        with torch.no_grad():
-            text = self.keys @ query
-            window = self.window_keys @ query
-        return text.numpy(), window.numpy()
+    def _group_rows_by_list(self) -> None:
+        """Reorder every row-aligned array so each IVF list is a contiguous slice."""
+        order, self.layout = build_lists(self.keys)
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.shape[0])
+        index = torch.from_numpy(order)
+        self.keys = self.keys[index].contiguous()
+        self.window_keys = self.window_keys[index].contiguous()
+        self.rows = PoolRows(
+            ids=self.rows.ids[order],
+            sessions=[self.rows.sessions[i] for i in order],
+            occurred=[self.rows.occurred[i] for i in order],
+            trust=self.rows.trust[order],
+            pinned=self.rows.pinned[order],
+            access=self.rows.access[order],
+        )
+        for name in ("prev_row", "next_row"):
+            links = getattr(self, name)[order]
+            setattr(self, name, np.where(links >= 0, inverse[np.maximum(links, 0)], -1))
+
+    def top_text(self, query: torch.Tensor, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `count` rows whose memory is closest to the adapted query: (rows, cosines)."""
+        return top_rows(self.keys, query, count, self.layout)
+
+    def top_window(self, query: torch.Tensor, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The same over the memories taken with their session neighbours."""
+        return top_rows(self.window_keys, query, count, self.layout)
+
+    def similarities(self, rows: np.ndarray, query: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Exact (text, window) cosines of the given rows (a small gather: numpy, no thread pool)."""
+        vector = query.detach().numpy()
+        index = np.asarray(rows, dtype=np.int64)
+        return self.keys.numpy()[index] @ vector, self.window_keys.numpy()[index] @ vector
 
     def eviction_order(self) -> list[int]:
         """Memory ids that may be evicted, least valuable first (never pinned, never user-stated)."""

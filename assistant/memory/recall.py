@@ -79,13 +79,14 @@ class Recaller:
         query_vector = torch.from_numpy(self.encode_query(query))
         with torch.no_grad():
             adapted = pool.adapt(query_vector[None])[0]
-        text_sims, window_sims = pool.dense_scores(adapted)
         per_list = self.candidates_per_list
+        text_rows, _ = pool.top_text(adapted, per_list)
+        window_rows, _ = pool.top_window(adapted, per_list)
         rankings: list[list[int]] = [
-            [int(pool.rows.ids[row]) for row in _top(text_sims, per_list)],
-            [int(pool.rows.ids[row]) for row in _top(window_sims, per_list)],
+            [int(pool.rows.ids[row]) for row in text_rows],
+            [int(pool.rows.ids[row]) for row in window_rows],
         ]
-        keyword_hits = self.store.keyword_search(query, limit=per_list)
+        keyword_hits = self.store.keyword_search(query, limit=per_list, active_ids=pool.row_of)
         rankings.append([memory_id for memory_id, _ in keyword_hits])
         keyword_score = dict(keyword_hits)
         best_keyword = max(keyword_score.values(), default=0.0) or 1.0
@@ -106,15 +107,24 @@ class Recaller:
         rows = np.full(len(ids), -1, dtype=np.int64)
         for index, memory_id in enumerate(ids):
             rows[index] = pool.row_of.get(memory_id, -1)
+        # Exact cosines for the candidates and the turns around them, in one gather.
+        present = rows[rows >= 0]
+        needed = np.unique(
+            np.concatenate([present, pool.prev_row[present], pool.next_row[present], [-1]])
+        )
+        needed = needed[needed >= 0]
+        text_of, window_of = pool.similarities(needed, adapted)
+        text_sim = dict(zip(needed.tolist(), text_of.tolist(), strict=True))
+        window_sim = dict(zip(needed.tolist(), window_of.tolist(), strict=True))
         features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
         for index, memory_id in enumerate(ids):
             row = int(rows[index])
             occurred, trust, pinned, access = self._facts(row, extra.get(memory_id))
             if row >= 0:
-                features[index, 0] = text_sims[row]
-                features[index, 1] = window_sims[row]
-                around = [pool.prev_row[row], pool.next_row[row]]
-                features[index, 4] = max((window_sims[r] for r in around if r >= 0), default=0.0)
+                features[index, 0] = text_sim[row]
+                features[index, 1] = window_sim[row]
+                around = [int(pool.prev_row[row]), int(pool.next_row[row])]
+                features[index, 4] = max((window_sim[r] for r in around if r >= 0), default=0.0)
             features[index, 2] = keyword_score.get(memory_id, 0.0) / best_keyword
             features[index, 3] = fused[memory_id] * RRF_K / len(rankings)
             moment = memory_date(occurred)

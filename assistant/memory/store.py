@@ -6,7 +6,7 @@ Threading: all access goes through the EncryptedDatabase lock; call from any thr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,20 +322,37 @@ class MemoryStore:
             )
 
     # -- keyword search -------------------------------------------------------------------------
-    def keyword_search(self, text: str, limit: int = 100) -> list[tuple[int, float]]:
-        """(memory id, BM25 score ≥ 0, higher is better) for active memories in the pool."""
+    def keyword_search(
+        self, text: str, limit: int = 100, *, active_ids: Container[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """(memory id, BM25 score ≥ 0, higher is better) for active memories in the pool.
+
+        `active_ids` (the pool's ids) lets the caller skip the status lookup for known memories:
+        the FTS5 ranking then runs alone, without a join, which keeps it fast at a million rows.
+        """
         query = keyword_query(text)
         if query is None:
             return []
         with self._database.read() as db:
             rows = db.execute(
-                "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts "
-                "JOIN memories m ON m.id = memories_fts.rowid "
-                "WHERE memories_fts MATCH ? AND m.status = 'active' AND m.in_pool = 1 "
+                "SELECT rowid, -bm25(memories_fts) FROM memories_fts WHERE memories_fts MATCH ? "
                 "ORDER BY bm25(memories_fts) LIMIT ?",
-                [query, limit],
+                [query, limit * 2],
             ).fetchall()
-        return [(int(memory_id), float(score)) for memory_id, score in rows]
+            hits = [(int(memory_id), float(score)) for memory_id, score in rows]
+            unknown = {i for i, _ in hits if active_ids is None or i not in active_ids}
+            if unknown:
+                marks = ",".join("?" * len(unknown))
+                usable = {
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT id FROM memories WHERE id IN ({marks})"
+                        " AND status = 'active' AND in_pool = 1",
+                        list(unknown),
+                    ).fetchall()
+                }
+                hits = [(i, score) for i, score in hits if i in usable or i not in unknown]
+        return hits[:limit]
 
     # -- vectors --------------------------------------------------------------------------------
     def texts_missing_vectors(

@@ -173,3 +173,22 @@ def m002_memories(db: sqlite_utils.Database) -> None:
         )
         """
     )
+
+
+@migration
+def m003_reply_memories(db: sqlite_utils.Database) -> None:
+    """Which memories went into each reply, and (once computed in the background) how much each
+    raised the model's log-likelihood of the reply it gave, in nats per reply token."""
+    db.execute(
+        """
+        CREATE TABLE reply_memories (
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            rank INTEGER NOT NULL,
+            score REAL NOT NULL,
+            gain REAL,
+            PRIMARY KEY (message_id, memory_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX reply_memories_by_memory ON reply_memories(memory_id)")

@@ -1,0 +1,149 @@
+"""Recall latency with N synthetic memories: the real store (SQLCipher + FTS5), pool and recall code.
+
+    python benchmarks/recall_scale.py --memories 100000
+
+N memory rows with Zipf-distributed word texts go into an encrypted database (so keywords are real
+FTS5 work). Encoding N texts would take hours, so their vectors are synthetic but shaped like real
+ones: each is a real MiniLM embedding of one of 2,048 sentences plus noise, and window vectors mix
+each memory with its session neighbours. Queries are real sentences encoded by the real encoder
+inside each timed recall call. Above 150k memories the pool switches to its IVF index.
+
+Last line: {"memories": N, "p50_ms": …, "p95_ms": …, …}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.memory.encoder import Encoder
+from assistant.memory.pool import MemoryPool
+from assistant.memory.recall import Recaller
+from assistant.memory.store import MemoryStore, NewMemory
+from assistant.secrets import raw_key
+from assistant.storage.database import open_database
+
+TOPICS = ["garden tomatoes watering schedule", "dentist appointment on friday", "flight to lisbon in may", "sister birthday gift ideas", "car service and new tyres", "quarterly tax return documents", "running a half marathon", "learning the cello", "book club reading list", "kitchen renovation budget", "adopting a rescue dog", "team offsite planning", "grandma's lasagne recipe", "moving to a new flat", "weekend hiking trip", "podcast recommendations", "broken laptop screen", "wedding guest list", "yoga class on tuesdays", "electricity bill too high"]
+
+
+def sentences(rng: np.random.Generator, vocabulary: list[str], count: int) -> list[str]:
+    out = []
+    for _ in range(count):
+        topic = TOPICS[int(rng.integers(len(TOPICS)))]
+        words = rng.zipf(1.3, size=int(rng.integers(6, 18))) % len(vocabulary)
+        out.append(f"{topic} " + " ".join(vocabulary[w] for w in words))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--memories", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    vocabulary = [f"w{i}" for i in range(20_000)]
+    for index, word in enumerate(
+        ["the", "a", "to", "and", "of", "in", "my", "for", "on", "with", "about", "at", "we", "it", "was", "is", "next", "call", "plan", "bought"]
+    ):
+        vocabulary[index] = word
+
+    encoder = Encoder()
+    base_texts = sentences(rng, vocabulary, 2048)
+    started = time.perf_counter()
+    base = encoder.encode(base_texts)
+    print(f"encoded 2048 base sentences in {time.perf_counter() - started:.1f} s")
+
+    with tempfile.TemporaryDirectory(prefix="mneme-scale-") as scratch:
+        database = open_database(Path(scratch) / "scale.db", raw_key(secrets.token_bytes(32)))
+        store = MemoryStore(database)
+        started = time.perf_counter()
+        choice = rng.integers(0, len(base_texts), args.memories)
+        ids: list[int] = []
+        batch = 20_000
+        for start in range(0, args.memories, batch):
+            chunk = [
+                NewMemory(
+                    text=base_texts[int(choice[i])] + f" note {i}",
+                    session=f"s{i // 20}",
+                    position=i % 20,
+                    occurred_at=f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00",
+                )
+                for i in range(start, min(start + batch, args.memories))
+            ]
+            ids += store.add_many(chunk)
+        insert_s = time.perf_counter() - started
+        print(f"stored {args.memories} memories (FTS5 indexed, encrypted) in {insert_s:.1f} s")
+
+        noise = rng.standard_normal((args.memories, base.shape[1]), dtype=np.float32)
+        text = base[choice] + 0.35 * noise / np.sqrt(base.shape[1]) * 8
+        text /= np.linalg.norm(text, axis=1, keepdims=True)
+        window = text.copy()
+        window[1:] += 0.5 * text[:-1]
+        window[:-1] += 0.5 * text[1:]
+        window /= np.linalg.norm(window, axis=1, keepdims=True)
+        pool = MemoryPool(base.shape[1])
+        started = time.perf_counter()
+        pool.load_rows(
+            ids,
+            [f"s{i // 20}" for i in range(args.memories)],
+            [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00" for i in range(args.memories)],
+            ["user-stated"] * args.memories,
+            [False] * args.memories,
+            [0] * args.memories,
+            text,
+            window,
+        )
+        build_s = time.perf_counter() - started
+        index = "ivf" if pool.layout is not None else "exact"
+        print(f"pool built in {build_s:.1f} s ({index} search)")
+        del noise, text, window
+
+        recaller = Recaller(store, pool, lambda q: encoder.encode([q])[0])
+        queries = [
+            f"what did I note about {TOPICS[int(rng.integers(len(TOPICS)))]} "
+            + " ".join(vocabulary[w % len(vocabulary)] for w in rng.zipf(1.3, size=3))
+            for _ in range(args.queries)
+        ]
+        for query in queries[:5]:
+            recaller.recall(query, 10)  # warm-up
+        latencies = []
+        for query in queries:
+            begin = time.perf_counter()
+            recalled = recaller.recall(query, 10)
+            latencies.append((time.perf_counter() - begin) * 1000)
+            assert len(recalled) == 10
+        database.close()
+
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2]
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    print(f"{'memories':>10} {'search':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"{args.memories:>10} {index:>7} {p50:>8.1f} {p95:>8.1f}")
+    print(
+        json.dumps(
+            {
+                "memories": args.memories,
+                "p50_ms": round(p50, 2),
+                "p95_ms": round(p95, 2),
+                "search": index,
+                "queries": args.queries,
+                "insert_s": round(insert_s, 1),
+                "pool_build_s": round(build_s, 1),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
