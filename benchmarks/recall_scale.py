@@ -73,7 +73,7 @@ def main() -> int:
         for start in range(0, args.memories, batch):
             chunk = [
                 NewMemory(
-                    text=base_texts[int(choice[i])] + f" note {i}",
+                    text=base_texts[int(choice[i])],
                     session=f"s{i // 20}",
                     position=i % 20,
                     occurred_at=f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00",

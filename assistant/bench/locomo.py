@@ -203,6 +203,7 @@ def run_locomo(
                 latencies.append((time.perf_counter() - begin) * 1000)
                 per_question.append(
                     {
+                        "conversation": sample["sample_id"],
                         "category": question.category,
                         **{
                             f"recall@{k}": evidence_recall(ranked, question.evidence, k) for k in KS
@@ -240,12 +241,20 @@ def summarise(
             "recall@10": mean("recall@10", subset),
             "n": len(subset),
         }
+    by_conversation = {
+        name: {
+            "recall@5": mean("recall@5", [r for r in rows if r["conversation"] == name]),
+            "recall@10": mean("recall@10", [r for r in rows if r["conversation"] == name]),
+        }
+        for name in evaluated
+    }
     ordered = sorted(latencies)
     return {
         **{f"recall@{k}": mean(f"recall@{k}", rows) for k in KS},
         "mrr": mean("mrr", rows),
         "ndcg@10": mean("ndcg@10", rows),
         "by_category": by_category,
+        "by_conversation": by_conversation,
         "n_questions": len(rows),
         "latency_ms": {
             "p50": round(ordered[len(ordered) // 2], 2) if ordered else None,

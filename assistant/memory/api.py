@@ -197,6 +197,7 @@ class MemoryApi:
             [r["access_count"] for r in rows],
             text,
             window,
+            speakers=[r["speaker"] for r in rows],
         )
         over = len(pool) - pool.capacity
         if over > 0:

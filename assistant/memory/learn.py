@@ -21,14 +21,10 @@ import numpy as np
 import torch
 
 from assistant.cancel import CancelToken
-from assistant.memory.pool import FEATURES, MemoryPool
+from assistant.memory.pool import MemoryPool
 from assistant.memory.recall import Candidates, Recaller
 from assistant.storage.conversations import now_iso
 from assistant.storage.database import EncryptedDatabase
-
-_DENSE = FEATURES.index("dense")
-_WINDOW = FEATURES.index("dense_window")
-_NEIGHBOUR = FEATURES.index("neighbour")
 
 
 @dataclass(frozen=True)
@@ -126,44 +122,27 @@ def _examples(recaller: Recaller, signals: list[Signal]) -> list[_Example]:
     return examples
 
 
-def _scores(pool: MemoryPool, example: _Example) -> torch.Tensor:
-    """Candidate scores with the dense features recomputed through the adapter (differentiable).
-
-    `pool` holds the learned parts; `example.keys` the key matrices its candidates come from.
-    """
-    found = example.candidates
-    keys = example.keys
-    features = found.features.clone()
-    rows = torch.from_numpy(found.rows)
-    present = rows >= 0
-    if bool(present.any()):
-        query = pool.adapt(found.query_vector[None])[0]
-        index = rows[present]
-        dense = keys.keys[index] @ query
-        window = keys.window_keys[index] @ query
-        features[present, _DENSE] = dense
-        features[present, _WINDOW] = window
-        prev_rows = torch.from_numpy(keys.prev_row[found.rows[present]])
-        next_rows = torch.from_numpy(keys.next_row[found.rows[present]])
-        around = []
-        for neighbours in (prev_rows, next_rows):
-            valid = neighbours >= 0
-            values = torch.zeros(len(neighbours))
-            if bool(valid.any()):
-                values = values.masked_scatter(valid, keys.window_keys[neighbours[valid]] @ query)
-            around.append(values)
-        features[present, _NEIGHBOUR] = torch.maximum(around[0], around[1])
-    return pool.score(features)
-
-
-def _loss(pool: MemoryPool, example: _Example) -> torch.Tensor:
-    scores = _scores(pool, example)
+def _loss(pool: MemoryPool, example: _Example, temperature: float = 0.05) -> torch.Tensor:
+    """Listwise loss of the scorer on the candidates' features, plus a contrastive loss that pulls
+    the adapted query towards the positive memories' keys (the adapter's part)."""
+    scores = pool.score(example.candidates.features)
     loss = torch.zeros(())
-    if float(example.target.sum()) > 0:
+    has_positive = float(example.target.sum()) > 0
+    if has_positive:
         loss = loss - (example.target * torch.log_softmax(scores, dim=0)).sum()
     if float(example.negative.sum()) > 0:
         top = scores.max().detach()
         loss = loss + (torch.nn.functional.softplus(scores - top) * example.negative).mean()
+    rows = torch.from_numpy(example.candidates.rows)
+    present = rows >= 0
+    if has_positive and bool(present.any()):
+        query = pool.adapt(example.candidates.query_vector[None])[0]
+        cosines = example.keys.keys[rows[present]] @ query
+        target = example.target[present]
+        if float(target.sum()) > 0:
+            loss = (
+                loss - (target / target.sum() * torch.log_softmax(cosines / temperature, 0)).sum()
+            )
     return loss
 
 

@@ -24,28 +24,34 @@ from torch import nn
 from assistant.memory.index import ListLayout, build_lists, top_rows
 
 FEATURES = (
+    # The four base signals, each z-scored over the pool for this query, so they add up fairly:
+    "keywords",  # BM25 of the memory (FTS5)
     "dense",  # cosine of the (adapted) query with the memory
-    "dense_window",  # cosine with the memory and its session neighbours
-    "keywords",  # BM25 over the FTS5 index, scaled to [0, 1] among the candidates
-    "fusion",  # reciprocal-rank fusion of the dense, window and keyword rankings
-    "neighbour",  # best window cosine of the turns just before and after
-    "time_match",  # 1 inside the query's time range, decaying with distance outside it
+    "keywords_window",  # BM25 of the memory with two session turns either side
+    "dense_window",  # cosine with that window
+    "neighbour",  # the best base score of the turn just before or after
+    "session",  # the best base score in the memory's session (conversation)
+    "time_match",  # 1 inside the query's time range, decaying over two weeks outside it
+    "speaker",  # the query names one speaker and this memory is theirs
     "recency",  # newer memories first, when all else is equal
     "trust",  # user-stated > user-confirmed > imported > assistant
     "pinned",
     "access",  # how often it was recalled before (log scale)
 )
+BASE_FEATURES = 4
 DEFAULT_WEIGHTS = {
+    "keywords": 1.0,
     "dense": 1.0,
-    "dense_window": 0.6,
-    "keywords": 0.5,
-    "fusion": 0.0,
-    "neighbour": 0.25,
-    "time_match": 0.5,
-    "recency": 0.02,
-    "trust": 0.05,
-    "pinned": 0.2,
-    "access": 0.02,
+    "keywords_window": 1.0,
+    "dense_window": 1.0,
+    "neighbour": 0.2,
+    "session": 0.25,
+    "time_match": 2.0,
+    "speaker": 0.3,
+    "recency": 0.05,
+    "trust": 0.1,
+    "pinned": 0.3,
+    "access": 0.05,
 }
 TRUST_PRIOR = {"user-stated": 1.0, "user-confirmed": 0.8, "imported": 0.5, "assistant": 0.2}
 POOL_STATE_NAME = "pool-v1"
@@ -57,6 +63,7 @@ class PoolRows:
 
     ids: np.ndarray  # int64 (N,)
     sessions: list[str | None]
+    speakers: list[str | None]
     occurred: list[str]
     trust: np.ndarray  # float32 prior (N,)
     pinned: np.ndarray  # bool (N,)
@@ -77,6 +84,7 @@ class MemoryPool(nn.Module):
         self.register_buffer("window_keys", torch.zeros((0, dim)), persistent=False)
         self.rows = PoolRows(
             np.zeros(0, np.int64),
+            [],
             [],
             [],
             np.zeros(0, np.float32),
@@ -133,11 +141,13 @@ class MemoryPool(nn.Module):
         access: Sequence[int],
         text_vectors: np.ndarray,
         window_vectors: np.ndarray,
+        speakers: Sequence[str | None] | None = None,
     ) -> None:
         """Replace the key matrices. Rows must be ordered by session then position."""
         self.rows = PoolRows(
             ids=np.asarray(ids, dtype=np.int64),
             sessions=list(sessions),
+            speakers=list(speakers) if speakers is not None else [None] * len(ids),
             occurred=list(occurred),
             trust=np.asarray([TRUST_PRIOR.get(t, 0.2) for t in trust], dtype=np.float32),
             pinned=np.asarray(pinned, dtype=bool),
@@ -169,6 +179,7 @@ class MemoryPool(nn.Module):
         self.rows = PoolRows(
             ids=self.rows.ids[order],
             sessions=[self.rows.sessions[i] for i in order],
+            speakers=[self.rows.speakers[i] for i in order],
             occurred=[self.rows.occurred[i] for i in order],
             trust=self.rows.trust[order],
             pinned=self.rows.pinned[order],
@@ -177,6 +188,25 @@ class MemoryPool(nn.Module):
         for name in ("prev_row", "next_row"):
             links = getattr(self, name)[order]
             setattr(self, name, np.where(links >= 0, inverse[np.maximum(links, 0)], -1))
+
+    def dense_statistics(self, query: torch.Tensor) -> tuple[float, float, float, float]:
+        """Mean and spread of the text and window cosines over the pool, for z-scoring.
+
+        Estimated from up to 4,096 evenly spaced rows: exact enough, and constant time.
+        """
+        count = len(self)
+        if count == 0:
+            return 0.0, 1.0, 0.0, 1.0
+        step = max(1, count // 4096)
+        vector = query.detach().numpy()
+        text = self.keys.numpy()[::step] @ vector
+        window = self.window_keys.numpy()[::step] @ vector
+        return (
+            float(text.mean()),
+            float(text.std()) or 1.0,
+            float(window.mean()),
+            float(window.std()) or 1.0,
+        )
 
     def top_text(self, query: torch.Tensor, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The `count` rows whose memory is closest to the adapted query: (rows, cosines)."""

@@ -11,6 +11,7 @@ Pipeline for one query:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,14 +24,15 @@ from assistant.memory.store import MemoryStore
 from assistant.memory.timeexpr import TimeRange, memory_date, parse_time_range
 from assistant.types import Memory, RecalledMemory
 
-RRF_K = 60.0
 _REASONS = {
-    "dense": "similar meaning",
-    "dense_window": "similar in its context",
     "keywords": "shares words",
-    "fusion": "ranked high by several signals",
+    "dense": "similar meaning",
+    "keywords_window": "its context shares words",
+    "dense_window": "similar in its context",
     "neighbour": "next to a matching memory",
+    "session": "from a conversation about this",
     "time_match": "matches the time asked about",
+    "speaker": "said by the person asked about",
     "recency": "recent",
     "trust": "said by you",
     "pinned": "pinned",
@@ -74,7 +76,12 @@ class Recaller:
     def candidates(
         self, query: str, as_of: date | None = None, include: tuple[int, ...] = ()
     ) -> Candidates:
-        """Candidates and their features; `include` adds memories even if no list found them."""
+        """Candidates and their features; `include` adds memories even if no list found them.
+
+        The base signals (BM25 and cosine, of the memory and of its context window) are z-scored
+        over the whole pool for this query, so each contributes on the same scale whatever the
+        query's length or wording; a memory no keyword matched scores BM25 0, below average.
+        """
         pool = self.pool
         query_vector = torch.from_numpy(self.encode_query(query))
         with torch.no_grad():
@@ -82,72 +89,93 @@ class Recaller:
         per_list = self.candidates_per_list
         text_rows, _ = pool.top_text(adapted, per_list)
         window_rows, _ = pool.top_window(adapted, per_list)
-        rankings: list[list[int]] = [
-            [int(pool.rows.ids[row]) for row in text_rows],
-            [int(pool.rows.ids[row]) for row in window_rows],
-        ]
         keyword_hits = self.store.keyword_search(query, limit=per_list, active_ids=pool.row_of)
-        rankings.append([memory_id for memory_id, _ in keyword_hits])
-        keyword_score = dict(keyword_hits)
-        best_keyword = max(keyword_score.values(), default=0.0) or 1.0
-
-        fused: dict[int, float] = {}
-        for ranking in rankings:
-            for rank, memory_id in enumerate(ranking):
-                fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        for memory_id in include:
-            fused.setdefault(memory_id, 0.0)
-        ids = list(fused)
-        time_range = parse_time_range(query, as_of)
-        today = as_of or date.today()
+        window_hits = self.store.keyword_search(
+            query, limit=per_list, active_ids=pool.row_of, windows=True
+        )
+        total = max(len(pool), 1)
+        keyword_z = _bm25_z(dict(keyword_hits), total)
+        window_z = _bm25_z(dict(window_hits), total)
+        ids = list(
+            dict.fromkeys(
+                [int(pool.rows.ids[r]) for r in text_rows]
+                + [int(pool.rows.ids[r]) for r in window_rows]
+                + [i for i, _ in keyword_hits]
+                + [i for i, _ in window_hits]
+                + list(include)
+            )
+        )
         # Memories not in the pool yet (their vectors are still being computed) come from keywords.
         missing = [i for i in ids if i not in pool.row_of]
         extra = self.store.get_many(missing) if missing else {}
 
-        rows = np.full(len(ids), -1, dtype=np.int64)
-        for index, memory_id in enumerate(ids):
-            rows[index] = pool.row_of.get(memory_id, -1)
-        # Exact cosines for the candidates and the turns around them, in one gather.
+        rows = np.array([pool.row_of.get(i, -1) for i in ids], dtype=np.int64)
         present = rows[rows >= 0]
-        needed = np.unique(
-            np.concatenate([present, pool.prev_row[present], pool.next_row[present], [-1]])
-        )
-        needed = needed[needed >= 0]
+        around = np.concatenate([pool.prev_row[present], pool.next_row[present]])
+        needed = np.unique(np.concatenate([present, around[around >= 0]])).astype(np.int64)
         text_of, window_of = pool.similarities(needed, adapted)
-        text_sim = dict(zip(needed.tolist(), text_of.tolist(), strict=True))
-        window_sim = dict(zip(needed.tolist(), window_of.tolist(), strict=True))
+        text_mean, text_std, window_mean, window_std = pool.dense_statistics(adapted)
+        base: dict[int, float] = {}  # row → sum of the four z-scored signals
+        for row, text_cos, window_cos in zip(needed.tolist(), text_of, window_of, strict=True):
+            memory_id = int(pool.rows.ids[row])
+            base[row] = (
+                keyword_z(memory_id)
+                + (float(text_cos) - text_mean) / text_std
+                + window_z(memory_id)
+                + (float(window_cos) - window_mean) / window_std
+            )
+        text_at = dict(zip(needed.tolist(), text_of.tolist(), strict=True))
+        window_at = dict(zip(needed.tolist(), window_of.tolist(), strict=True))
+        session_best: dict[str | None, float] = {}
+        for row, value in base.items():
+            session = pool.rows.sessions[row]
+            if session is not None:
+                session_best[session] = max(session_best.get(session, -1e9), value)
+
+        time_range = parse_time_range(query, as_of)
+        today = as_of or date.today()
+        named = _named_speaker(query, pool.rows.speakers)
         features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
+        keep = []
         for index, memory_id in enumerate(ids):
             row = int(rows[index])
-            occurred, trust, pinned, access = self._facts(row, extra.get(memory_id))
-            if row >= 0:
-                features[index, 0] = text_sim[row]
-                features[index, 1] = window_sim[row]
-                around = [int(pool.prev_row[row]), int(pool.next_row[row])]
-                features[index, 4] = max((window_sim[r] for r in around if r >= 0), default=0.0)
-            features[index, 2] = keyword_score.get(memory_id, 0.0) / best_keyword
-            features[index, 3] = fused[memory_id] * RRF_K / len(rankings)
+            occurred, trust, pinned, access, speaker, session = self._facts(
+                row, extra.get(memory_id)
+            )
             moment = memory_date(occurred)
+            if as_of is not None and moment is not None and moment > as_of:
+                continue
+            keep.append(index)
+            features[index, 0] = keyword_z(memory_id)
+            features[index, 2] = window_z(memory_id)
+            if row >= 0:
+                features[index, 1] = (text_at[row] - text_mean) / text_std
+                features[index, 3] = (window_at[row] - window_mean) / window_std
+                neighbours = [int(pool.prev_row[row]), int(pool.next_row[row])]
+                features[index, 4] = max((base[r] for r in neighbours if r >= 0), default=0.0)
+            if session is not None:
+                features[index, 5] = session_best.get(session, 0.0)
             if time_range is not None and moment is not None:
-                features[index, 5] = math.exp(-time_range.distance_days(moment) / 30.0)
+                features[index, 6] = math.exp(-time_range.distance_days(moment) / 14.0)
+            if named is not None and speaker is not None and speaker.lower() == named:
+                features[index, 7] = 1.0
             if moment is not None:
-                features[index, 6] = math.exp(-max(0, (today - moment).days) / 365.0)
-            features[index, 7] = trust
-            features[index, 8] = float(pinned)
-            features[index, 9] = math.log1p(access) / 5.0
-        if as_of is not None:
-            keep = [
-                i
-                for i, memory_id in enumerate(ids)
-                if (d := memory_date(self._facts(int(rows[i]), extra.get(memory_id))[0])) is None
-                or d <= as_of
-            ]
-            ids = [ids[i] for i in keep]
-            features = features[keep]
-            rows = rows[keep]
-        return Candidates(ids, torch.from_numpy(features), time_range, rows, query_vector)
+                features[index, 8] = math.exp(-max(0, (today - moment).days) / 365.0)
+            features[index, 9] = trust
+            features[index, 10] = float(pinned)
+            features[index, 11] = math.log1p(access) / 5.0
+        chosen = np.asarray(keep, dtype=np.int64)
+        return Candidates(
+            [ids[i] for i in keep],
+            torch.from_numpy(features[chosen]),
+            time_range,
+            rows[chosen],
+            query_vector,
+        )
 
-    def _facts(self, row: int, memory: Memory | None) -> tuple[str, float, bool, int]:
+    def _facts(
+        self, row: int, memory: Memory | None
+    ) -> tuple[str, float, bool, int, str | None, str | None]:
         from assistant.memory.pool import TRUST_PRIOR
 
         if row >= 0:
@@ -157,6 +185,8 @@ class Recaller:
                 float(rows.trust[row]),
                 bool(rows.pinned[row]),
                 int(rows.access[row]),
+                rows.speakers[row],
+                rows.sessions[row],
             )
         assert memory is not None
         return (
@@ -164,6 +194,8 @@ class Recaller:
             TRUST_PRIOR.get(memory.trust, 0.2),
             memory.pinned,
             memory.access_count,
+            memory.speaker,
+            memory.session,
         )
 
     def recall(
@@ -204,6 +236,27 @@ class Recaller:
         return result
 
 
+def _bm25_z(scores: dict[int, float], total: int) -> Callable[[int], float]:
+    """z-score of BM25 over all `total` memories, those not matched counting as 0."""
+    values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+    mean = values.sum() / total
+    variance = (values**2).sum() / total - mean**2
+    spread = math.sqrt(variance) if variance > 1e-12 else 1.0
+
+    def z(memory_id: int) -> float:
+        return (scores.get(memory_id, 0.0) - mean) / spread
+
+    return z
+
+
+def _named_speaker(query: str, speakers: list[str | None]) -> str | None:
+    """The one speaker the query names, if exactly one is named (lower case)."""
+    words = set(re.findall(r"\w+", query.lower()))
+    known = {s.lower() for s in set(speakers) if s and s.lower() not in ("user", "assistant")}
+    named = [s for s in known if s in words]
+    return named[0] if len(named) == 1 else None
+
+
 def _reasons(
     contributions: np.ndarray, values: np.ndarray, time_range: TimeRange | None
 ) -> tuple[str, ...]:
@@ -216,7 +269,7 @@ def _reasons(
         label = _REASONS[name]
         if name == "time_match" and time_range is not None:
             label = f"matches '{time_range.phrase}'"
-        elif name in ("dense", "dense_window", "neighbour"):
-            label = f"{label} ({values[index]:.2f})"
+        elif name in ("dense", "dense_window", "keywords", "keywords_window"):
+            label = f"{label} (z {values[index]:.1f})"
         reasons.append(label)
     return tuple(reasons)

@@ -18,6 +18,7 @@ from assistant.storage.database import EncryptedDatabase
 from assistant.types import TRUST_LEVELS, Memory
 
 KINDS = ("episode", "fact", "chunk")
+WINDOW = 2  # turns either side that make a memory's context window
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words that carry no topic: matching them only adds noise to BM25 over chat turns.
 STOPWORDS = frozenset(
@@ -230,15 +231,57 @@ class MemoryStore:
                 )
                 assert cursor.lastrowid is not None
                 ids.append(cursor.lastrowid)
-                if memory.session is not None:
-                    # The previous turn's context window now has a new neighbour: re-encode it.
-                    db.execute(
-                        "DELETE FROM memory_vectors WHERE variant = 'window' AND memory_id IN "
-                        "(SELECT id FROM memories WHERE session = ? AND id != ?"
-                        " ORDER BY position DESC, id DESC LIMIT 1)",
-                        [memory.session, cursor.lastrowid],
-                    )
+            self._refresh_windows(db, ids, [m.session for m in memories])
         return ids
+
+    def _refresh_windows(
+        self, db: Any, new_ids: Sequence[int], sessions: Sequence[str | None]
+    ) -> None:
+        """Write the window text of each new memory and of the turns whose window it enters.
+
+        A window is the memory with up to WINDOW turns before and after it in its session. A
+        changed window also loses its window vector, so the next sync re-encodes it.
+        """
+        changed: set[int] = set()
+        by_session: dict[str, list[int]] = {}
+        for memory_id, session in zip(new_ids, sessions, strict=True):
+            if session is None:
+                changed.add(memory_id)
+            else:
+                by_session.setdefault(session, []).append(memory_id)
+        texts: dict[int, str] = {}
+        for session, members in by_session.items():
+            turns = db.execute(
+                "SELECT id, text FROM memories WHERE session = ? ORDER BY position, id", [session]
+            ).fetchall()
+            order = [row[0] for row in turns]
+            where = {memory_id: index for index, memory_id in enumerate(order)}
+            for memory_id in members:
+                index = where[memory_id]
+                for other in order[max(0, index - WINDOW) : index + WINDOW + 1]:
+                    changed.add(other)
+            for index, (memory_id, _) in enumerate(turns):
+                if memory_id in changed:
+                    around = turns[max(0, index - WINDOW) : index + WINDOW + 1]
+                    texts[memory_id] = " ".join(text for _, text in around)
+        for memory_id in changed:
+            if memory_id not in texts:
+                texts[memory_id] = db.execute(
+                    "SELECT text FROM memories WHERE id = ?", [memory_id]
+                ).fetchone()[0]
+        db.conn.executemany(
+            "INSERT INTO memory_windows (memory_id, text) VALUES (?, ?) "
+            "ON CONFLICT(memory_id) DO UPDATE SET text = excluded.text",
+            list(texts.items()),
+        )
+        stale = [i for i in changed if i not in set(new_ids)]
+        for start in range(0, len(stale), 500):
+            chunk = stale[start : start + 500]
+            db.execute(
+                "DELETE FROM memory_vectors WHERE variant = 'window' AND memory_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
 
     def get(self, memory_id: int) -> Memory:
         found = self.get_many([memory_id])
@@ -323,20 +366,27 @@ class MemoryStore:
 
     # -- keyword search -------------------------------------------------------------------------
     def keyword_search(
-        self, text: str, limit: int = 100, *, active_ids: Container[int] | None = None
+        self,
+        text: str,
+        limit: int = 100,
+        *,
+        active_ids: Container[int] | None = None,
+        windows: bool = False,
     ) -> list[tuple[int, float]]:
         """(memory id, BM25 score ≥ 0, higher is better) for active memories in the pool.
 
         `active_ids` (the pool's ids) lets the caller skip the status lookup for known memories:
         the FTS5 ranking then runs alone, without a join, which keeps it fast at a million rows.
+        `windows` searches the memories' context windows instead of the memories alone.
         """
+        table = "memory_windows_fts" if windows else "memories_fts"
         query = keyword_query(text)
         if query is None:
             return []
         with self._database.read() as db:
             rows = db.execute(
-                "SELECT rowid, -bm25(memories_fts) FROM memories_fts WHERE memories_fts MATCH ? "
-                "ORDER BY bm25(memories_fts) LIMIT ?",
+                f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ? "
+                f"ORDER BY bm25({table}) LIMIT ?",
                 [query, limit * 2],
             ).fetchall()
             hits = [(int(memory_id), float(score)) for memory_id, score in rows]
@@ -372,24 +422,18 @@ class MemoryStore:
             ).fetchall()
             if variant == "text":
                 return [(int(r[0]), r[1]) for r in rows]
-            result = []
-            for memory_id, text, session, position in rows:
-                if session is None:
-                    result.append((int(memory_id), text))
-                    continue
-                before = db.execute(
-                    "SELECT text FROM memories WHERE session = ? AND id != ? AND "
-                    "(position < ? OR (position = ? AND id < ?)) ORDER BY position DESC, id DESC LIMIT 1",
-                    [session, memory_id, position, position, memory_id],
-                ).fetchone()
-                after = db.execute(
-                    "SELECT text FROM memories WHERE session = ? AND id != ? AND "
-                    "(position > ? OR (position = ? AND id > ?)) ORDER BY position, id LIMIT 1",
-                    [session, memory_id, position, position, memory_id],
-                ).fetchone()
-                parts = [p[0] for p in (before,) if p] + [text] + [p[0] for p in (after,) if p]
-                result.append((int(memory_id), "\n".join(parts)))
-            return result
+            windows = (
+                dict(
+                    db.execute(
+                        "SELECT memory_id, text FROM memory_windows WHERE memory_id IN "
+                        f"({','.join('?' * len(rows))})",
+                        [r[0] for r in rows],
+                    ).fetchall()
+                )
+                if rows
+                else {}
+            )
+            return [(int(r[0]), windows.get(r[0], r[1])) for r in rows]
 
     def put_vectors(
         self, variant: str, encoder: str, ids: Sequence[int], vectors: np.ndarray
@@ -409,7 +453,7 @@ class MemoryStore:
         with self._database.read() as db:
             return list(
                 db.query(
-                    "SELECT m.id, m.session, m.position, m.occurred_at, m.trust, m.pinned,"
+                    "SELECT m.id, m.session, m.position, m.occurred_at, m.trust, m.pinned, m.speaker,"
                     " m.access_count, t.vector AS text_vector, w.vector AS window_vector "
                     "FROM memories m JOIN memory_vectors t ON t.memory_id = m.id "
                     "AND t.variant = 'text' AND t.encoder = ? "

@@ -192,3 +192,36 @@ def m003_reply_memories(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX reply_memories_by_memory ON reply_memories(memory_id)")
+
+
+@migration
+def m004_memory_windows(db: sqlite_utils.Database) -> None:
+    """Each memory with its session neighbours (two turns either side), keyword-indexed: a question
+    often shares words with a turn's context rather than with the turn itself."""
+    db.execute(
+        """
+        CREATE TABLE memory_windows (
+            memory_id INTEGER PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+            text TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE memory_windows_fts USING fts5("
+        "text, content='memory_windows', content_rowid='memory_id', tokenize='porter unicode61')"
+    )
+    db.execute(
+        "CREATE TRIGGER memory_windows_fts_insert AFTER INSERT ON memory_windows BEGIN "
+        "INSERT INTO memory_windows_fts(rowid, text) VALUES (new.memory_id, new.text); END"
+    )
+    db.execute(
+        "CREATE TRIGGER memory_windows_fts_delete AFTER DELETE ON memory_windows BEGIN "
+        "INSERT INTO memory_windows_fts(memory_windows_fts, rowid, text) "
+        "VALUES ('delete', old.memory_id, old.text); END"
+    )
+    db.execute(
+        "CREATE TRIGGER memory_windows_fts_update AFTER UPDATE OF text ON memory_windows BEGIN "
+        "INSERT INTO memory_windows_fts(memory_windows_fts, rowid, text) "
+        "VALUES ('delete', old.memory_id, old.text); "
+        "INSERT INTO memory_windows_fts(rowid, text) VALUES (new.memory_id, new.text); END"
+    )

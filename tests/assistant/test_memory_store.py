@@ -78,15 +78,17 @@ def test_deleting_removes_index_entry_vectors_and_signals(
     assert [s.query for s in load_signals(database)] == ["keep?"]
 
 
-def test_a_new_turn_invalidates_the_previous_turns_window_vector(store: MemoryStore) -> None:
-    first, second = store.add_many([turn("one", 0), turn("two", 1)])
-    store.put_vectors("window", "enc", [first, second], np.ones((2, 4), dtype=np.float32))
+def test_a_new_turn_updates_the_windows_it_enters(store: MemoryStore) -> None:
+    first, second, third = store.add_many([turn("one", 0), turn("two", 1), turn("three", 2)])
+    store.put_vectors("window", "enc", [first, second, third], np.ones((3, 4), dtype=np.float32))
     assert store.texts_missing_vectors("window", "enc") == []
-    (third,) = store.add_many([turn("three", 2)])
+    (fourth,) = store.add_many([turn("four", 3)])
     missing = dict(store.texts_missing_vectors("window", "enc"))
-    assert set(missing) == {second, third}
-    assert missing[second] == "one\ntwo\nthree"  # the window: neighbours in the same session
-    assert missing[third] == "two\nthree"
+    # Windows are two turns either side: "four" enters the windows of "two" and "three" only.
+    assert set(missing) == {second, third, fourth}
+    assert missing[second] == "one two three four"
+    assert missing[fourth] == "two three four"
+    assert {i for i, _ in store.keyword_search("one four", windows=True)[:2]} == {second, third}
 
 
 def test_bad_memories_are_refused_and_nothing_is_half_written(store: MemoryStore) -> None:
