@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from assistant.storage.database import EncryptedDatabase
 from assistant.types import Memory, RecalledMemory
 
 Progress = Callable[[int, int], None]
+RECHECK_S = 30.0
 
 
 class MemoryApi:
@@ -42,6 +44,7 @@ class MemoryApi:
         self._capacity = capacity
         self._pool: MemoryPool | None = None
         self._stale = True
+        self._checked_at = 0.0
         self._lock = threading.RLock()
         self.memory_did_change: list[Callable[[list[int]], None]] = []
 
@@ -126,7 +129,7 @@ class MemoryApi:
         touch: bool = True,
     ) -> list[RecalledMemory]:
         """Ranked memories for `query`, with scores and reasons. Fills missing vectors first."""
-        if not self.store.count().get("active"):
+        if not self.store.has_active():
             return []  # nothing to recall: do not pay for loading the encoder
         with self._lock:
             pool = self.sync()
@@ -162,6 +165,12 @@ class MemoryApi:
         with self._lock:
             encoder = self.encoder
             store = self.store
+            # Looking for missing vectors scans the table: only after a change, or now and then
+            # (another process, such as the CLI beside the app, may have added memories).
+            if not self._stale and time.monotonic() - self._checked_at < RECHECK_S:
+                assert self._pool is not None
+                return self._pool
+            self._checked_at = time.monotonic()
             for variant in ("text", "window"):
                 while True:
                     todo = store.texts_missing_vectors(variant, encoder.name, limit=2048)

@@ -324,6 +324,13 @@ class MemoryStore:
             )
             return [memory_from_row(row) for row in rows]
 
+    def has_active(self) -> bool:
+        with self._database.read() as db:
+            return (
+                db.execute("SELECT 1 FROM memories WHERE status = 'active' LIMIT 1").fetchone()
+                is not None
+            )
+
     def count(self) -> dict[str, int]:
         with self._database.read() as db:
             rows = db.execute("SELECT status, count(*) FROM memories GROUP BY status").fetchall()
