@@ -94,6 +94,7 @@ class MemoryPool(nn.Module):
         self.prev_row = np.zeros(0, np.int64)
         self.next_row = np.zeros(0, np.int64)
         self.row_of: dict[int, int] = {}
+        self.known_speakers: frozenset[str] = frozenset()
 
     # -- learned parts --------------------------------------------------------------------------
     def reset_learning(self) -> None:
@@ -163,6 +164,9 @@ class MemoryPool(nn.Module):
             if session is not None and session == self.rows.sessions[row - 1]:
                 self.prev_row[row] = row - 1
                 self.next_row[row - 1] = row
+        self.known_speakers = frozenset(
+            s.lower() for s in set(self.rows.speakers) if s and s not in ("user", "assistant")
+        )
         self.layout = None
         if count > self.exact_limit:
             self._group_rows_by_list()
