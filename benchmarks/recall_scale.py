@@ -32,7 +32,28 @@ from assistant.memory.store import MemoryStore, NewMemory
 from assistant.secrets import raw_key
 from assistant.storage.database import open_database
 
-TOPICS = ["garden tomatoes watering schedule", "dentist appointment on friday", "flight to lisbon in may", "sister birthday gift ideas", "car service and new tyres", "quarterly tax return documents", "running a half marathon", "learning the cello", "book club reading list", "kitchen renovation budget", "adopting a rescue dog", "team offsite planning", "grandma's lasagne recipe", "moving to a new flat", "weekend hiking trip", "podcast recommendations", "broken laptop screen", "wedding guest list", "yoga class on tuesdays", "electricity bill too high"]
+TOPICS = [
+    "garden tomatoes watering schedule",
+    "dentist appointment on friday",
+    "flight to lisbon in may",
+    "sister birthday gift ideas",
+    "car service and new tyres",
+    "quarterly tax return documents",
+    "running a half marathon",
+    "learning the cello",
+    "book club reading list",
+    "kitchen renovation budget",
+    "adopting a rescue dog",
+    "team offsite planning",
+    "grandma's lasagne recipe",
+    "moving to a new flat",
+    "weekend hiking trip",
+    "podcast recommendations",
+    "broken laptop screen",
+    "wedding guest list",
+    "yoga class on tuesdays",
+    "electricity bill too high",
+]
 
 
 def sentences(rng: np.random.Generator, vocabulary: list[str], count: int) -> list[str]:
@@ -53,7 +74,28 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     vocabulary = [f"w{i}" for i in range(20_000)]
     for index, word in enumerate(
-        ["the", "a", "to", "and", "of", "in", "my", "for", "on", "with", "about", "at", "we", "it", "was", "is", "next", "call", "plan", "bought"]
+        [
+            "the",
+            "a",
+            "to",
+            "and",
+            "of",
+            "in",
+            "my",
+            "for",
+            "on",
+            "with",
+            "about",
+            "at",
+            "we",
+            "it",
+            "was",
+            "is",
+            "next",
+            "call",
+            "plan",
+            "bought",
+        ]
     ):
         vocabulary[index] = word
 
