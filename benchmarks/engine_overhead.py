@@ -59,7 +59,7 @@ def run_raw(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="GGUF to measure (default: generated 'small')")
-    parser.add_argument("--runs", type=int, default=7, help="runs of each, interleaved")
+    parser.add_argument("--runs", type=int, default=15, help="runs of each, interleaved")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--n-ctx", type=int, default=1024)
     args = parser.parse_args()
