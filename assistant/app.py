@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -58,6 +59,12 @@ from assistant.types import (
 )
 
 MAX_MESSAGE_CHARS = 1_000_000
+
+
+@functools.cache
+def _system_prompt() -> str:
+    """Read once per process: it is part of every reply's prompt."""
+    return read_text("prompts", "system.md").strip()
 
 
 class ReplyStream:
@@ -405,7 +412,7 @@ class Assistant:
         return Reply(self._store.get(conversation.id), user, assistant_message, stats)
 
     def _system_message(self) -> ChatMessage:
-        text = read_text("prompts", "system.md").strip()
+        text = _system_prompt()
         # Day granularity keeps the prompt prefix stable (and its KV cache reusable) all day.
         return ChatMessage("system", f"{text}\nToday is {date.today().isoformat()}.")
 

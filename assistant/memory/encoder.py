@@ -37,7 +37,6 @@ class Encoder:
         self.model_spec = model or BUNDLED_NAME
         self.batch_size = batch_size
         self._model: Any = None
-        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -45,7 +44,7 @@ class Encoder:
         return self.model_spec
 
     def _load(self) -> Any:
-        with self._lock, _LOADING:
+        with _LOADING:
             if self._model is None and self.model_spec in _LOADED:
                 self._model = _LOADED[self.model_spec]
             if self._model is None:

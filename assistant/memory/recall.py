@@ -20,7 +20,7 @@ from datetime import date, datetime
 import numpy as np
 import torch
 
-from assistant.memory.pool import FEATURES, MemoryPool
+from assistant.memory.pool import FEATURES, TRUST_PRIOR, MemoryPool
 from assistant.memory.store import MemoryStore
 from assistant.memory.timeexpr import TimeRange, memory_date, parse_time_range
 from assistant.types import Memory, RecalledMemory
@@ -177,8 +177,6 @@ class Recaller:
     def _facts(
         self, row: int, memory: Memory | None
     ) -> tuple[str, float, bool, int, str | None, str | None]:
-        from assistant.memory.pool import TRUST_PRIOR
-
         if row >= 0:
             rows = self.pool.rows
             return (

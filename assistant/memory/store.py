@@ -274,7 +274,8 @@ class MemoryStore:
             "ON CONFLICT(memory_id) DO UPDATE SET text = excluded.text",
             list(texts.items()),
         )
-        stale = [i for i in changed if i not in set(new_ids)]
+        added = set(new_ids)
+        stale = [i for i in changed if i not in added]
         for start in range(0, len(stale), 500):
             chunk = stale[start : start + 500]
             db.execute(
