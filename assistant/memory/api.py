@@ -216,7 +216,7 @@ class MemoryApi:
                 self._rebuild(pool)
 
     def _encode_query(self, query: str) -> np.ndarray:
-        return self.encoder.encode([query])[0]
+        return self.encoder.encode_query(query)
 
     def _load_learned(self, pool: MemoryPool) -> None:
         with self._database().read() as db:

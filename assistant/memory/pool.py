@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from assistant.memory.index import ListLayout, build_lists, top_rows
+from assistant.memory.index import VectorIndex, build_indexes, top_rows
 
 FEATURES = (
     # The four base signals, each z-scored over the pool for this query, so they add up fairly:
@@ -71,12 +71,13 @@ class PoolRows:
 
 
 class MemoryPool(nn.Module):
-    def __init__(self, dim: int, *, capacity: int = 1_000_000, exact_limit: int = 150_000) -> None:
+    def __init__(self, dim: int, *, capacity: int = 1_000_000, exact_limit: int = 30_000) -> None:
         super().__init__()
         self.dim = dim
         self.capacity = capacity
         self.exact_limit = exact_limit
-        self.layout: ListLayout | None = None
+        self.text_index: VectorIndex | None = None
+        self.window_index: VectorIndex | None = None
         self.adapter = nn.Linear(dim, dim, bias=False)
         self.scorer = nn.Linear(len(FEATURES), 1)
         self.reset_learning()
@@ -94,6 +95,8 @@ class MemoryPool(nn.Module):
         self.prev_row = np.zeros(0, np.int64)
         self.next_row = np.zeros(0, np.int64)
         self.row_of: dict[int, int] = {}
+        self._sample_keys = np.zeros((0, dim), np.float32)
+        self._sample_window_keys = np.zeros((0, dim), np.float32)
         self.known_speakers: frozenset[str] = frozenset()
 
     # -- learned parts --------------------------------------------------------------------------
@@ -167,44 +170,28 @@ class MemoryPool(nn.Module):
         self.known_speakers = frozenset(
             s.lower() for s in set(self.rows.speakers) if s and s not in ("user", "assistant")
         )
-        self.layout = None
+        self.text_index = self.window_index = None
         if count > self.exact_limit:
-            self._group_rows_by_list()
+            built = build_indexes(self.keys.numpy(), self.window_keys.numpy())
+            if built is not None:
+                self.text_index, self.window_index = built
         self.row_of = {int(memory_id): row for row, memory_id in enumerate(self.rows.ids)}
-
-    def _group_rows_by_list(self) -> None:
-        """Reorder every row-aligned array so each IVF list is a contiguous slice."""
-        order, self.layout = build_lists(self.keys)
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(order.shape[0])
-        index = torch.from_numpy(order)
-        self.keys = self.keys[index].contiguous()
-        self.window_keys = self.window_keys[index].contiguous()
-        self.rows = PoolRows(
-            ids=self.rows.ids[order],
-            sessions=[self.rows.sessions[i] for i in order],
-            speakers=[self.rows.speakers[i] for i in order],
-            occurred=[self.rows.occurred[i] for i in order],
-            trust=self.rows.trust[order],
-            pinned=self.rows.pinned[order],
-            access=self.rows.access[order],
-        )
-        for name in ("prev_row", "next_row"):
-            links = getattr(self, name)[order]
-            setattr(self, name, np.where(links >= 0, inverse[np.maximum(links, 0)], -1))
+        # Evenly spaced rows, copied together, for the z-score statistics of each query.
+        step = max(1, count // 2048)
+        self._sample_keys = self.keys.numpy()[::step].copy()
+        self._sample_window_keys = self.window_keys.numpy()[::step].copy()
 
     def dense_statistics(self, query: torch.Tensor) -> tuple[float, float, float, float]:
         """Mean and spread of the text and window cosines over the pool, for z-scoring.
 
-        Estimated from up to 4,096 evenly spaced rows: exact enough, and constant time.
+        Estimated from 2,048 to 4,096 evenly spaced rows, copied aside when the pool is loaded:
+        exact enough, and constant time.
         """
-        count = len(self)
-        if count == 0:
+        if len(self) == 0:
             return 0.0, 1.0, 0.0, 1.0
-        step = max(1, count // 4096)
         vector = query.detach().numpy()
-        text = self.keys.numpy()[::step] @ vector
-        window = self.window_keys.numpy()[::step] @ vector
+        text = self._sample_keys @ vector
+        window = self._sample_window_keys @ vector
         return (
             float(text.mean()),
             float(text.std()) or 1.0,
@@ -214,11 +201,11 @@ class MemoryPool(nn.Module):
 
     def top_text(self, query: torch.Tensor, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The `count` rows whose memory is closest to the adapted query: (rows, cosines)."""
-        return top_rows(self.keys, query, count, self.layout)
+        return top_rows(self.keys, query, count, self.text_index)
 
     def top_window(self, query: torch.Tensor, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The same over the memories taken with their session neighbours."""
-        return top_rows(self.window_keys, query, count, self.layout)
+        return top_rows(self.window_keys, query, count, self.window_index)
 
     def similarities(self, rows: np.ndarray, query: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Exact (text, window) cosines of the given rows (a small gather: numpy, no thread pool)."""

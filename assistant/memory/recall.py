@@ -20,6 +20,7 @@ from datetime import date, datetime
 import numpy as np
 import torch
 
+from assistant.memory.keywords import RECALL_DOC_BUDGET
 from assistant.memory.pool import FEATURES, TRUST_PRIOR, MemoryPool
 from assistant.memory.store import MemoryStore
 from assistant.memory.timeexpr import TimeRange, memory_date, parse_time_range
@@ -52,14 +53,6 @@ class Candidates:
     query_vector: torch.Tensor  # the encoded query, before the adapter
 
 
-def _top(scores: np.ndarray, count: int) -> np.ndarray:
-    if scores.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    count = min(count, scores.size)
-    top = np.argpartition(-scores, count - 1)[:count]
-    return top[np.argsort(-scores[top])]
-
-
 class Recaller:
     def __init__(
         self,
@@ -84,76 +77,90 @@ class Recaller:
         query's length or wording; a memory no keyword matched scores BM25 0, below average.
         """
         pool = self.pool
+        per_list = self.candidates_per_list
         query_vector = torch.from_numpy(self.encode_query(query))
+        # Keywords: a budget of matching rows bounds FTS5's work (see keywords.affordable_words).
+        # (Running these in a helper thread during the encoding was measured slower here: the
+        # two halves slowed each other down by more than they overlapped.)
+        keyword_hits = self.store.keyword_search(
+            query, limit=per_list, active_ids=pool.row_of, doc_budget=RECALL_DOC_BUDGET
+        )
+        window_hits = self.store.keyword_search(
+            query,
+            limit=per_list,
+            active_ids=pool.row_of,
+            windows=True,
+            doc_budget=RECALL_DOC_BUDGET,
+        )
         with torch.no_grad():
             adapted = pool.adapt(query_vector[None])[0]
-        per_list = self.candidates_per_list
         text_rows, _ = pool.top_text(adapted, per_list)
         window_rows, _ = pool.top_window(adapted, per_list)
-        keyword_hits = self.store.keyword_search(query, limit=per_list, active_ids=pool.row_of)
-        window_hits = self.store.keyword_search(
-            query, limit=per_list, active_ids=pool.row_of, windows=True
-        )
         total = max(len(pool), 1)
         keyword_z = _bm25_z(dict(keyword_hits), total)
         window_z = _bm25_z(dict(window_hits), total)
         ids = list(
             dict.fromkeys(
-                [int(pool.rows.ids[r]) for r in text_rows]
-                + [int(pool.rows.ids[r]) for r in window_rows]
+                pool.rows.ids[text_rows].tolist()
+                + pool.rows.ids[window_rows].tolist()
                 + [i for i, _ in keyword_hits]
                 + [i for i, _ in window_hits]
                 + list(include)
             )
         )
         # Memories not in the pool yet (their vectors are still being computed) come from keywords.
-        missing = [i for i in ids if i not in pool.row_of]
+        row_of = pool.row_of
+        rows = np.array([row_of.get(i, -1) for i in ids], dtype=np.int64)
+        missing = [i for i, row in zip(ids, rows.tolist(), strict=True) if row < 0]
         extra = self.store.get_many(missing) if missing else {}
 
-        rows = np.array([pool.row_of.get(i, -1) for i in ids], dtype=np.int64)
+        # Base score (the four z-scored signals) of every candidate in the pool and its neighbours.
         present = rows[rows >= 0]
         around = np.concatenate([pool.prev_row[present], pool.next_row[present]])
         needed = np.unique(np.concatenate([present, around[around >= 0]])).astype(np.int64)
         text_of, window_of = pool.similarities(needed, adapted)
         text_mean, text_std, window_mean, window_std = pool.dense_statistics(adapted)
-        base: dict[int, float] = {}  # row → sum of the four z-scored signals
-        for row, text_cos, window_cos in zip(needed.tolist(), text_of, window_of, strict=True):
-            memory_id = int(pool.rows.ids[row])
-            base[row] = (
-                keyword_z(memory_id)
-                + (float(text_cos) - text_mean) / text_std
-                + window_z(memory_id)
-                + (float(window_cos) - window_mean) / window_std
-            )
-        text_at = dict(zip(needed.tolist(), text_of.tolist(), strict=True))
-        window_at = dict(zip(needed.tolist(), window_of.tolist(), strict=True))
+        needed_ids = pool.rows.ids[needed].tolist()
+        text_z = (text_of - text_mean) / text_std
+        window_cos_z = (window_of - window_mean) / window_std
+        base = (keyword_z.of(needed_ids) + text_z + window_z.of(needed_ids) + window_cos_z).astype(
+            np.float32
+        )
+
+        def base_of(target: np.ndarray) -> np.ndarray:
+            """Base scores of pool rows, all of them in `needed`; −inf where there is no row (−1)."""
+            found = np.searchsorted(needed, np.maximum(target, 0))
+            return np.where(target >= 0, base[np.minimum(found, max(len(base) - 1, 0))], -np.inf)
+
         session_best: dict[str | None, float] = {}
-        for row, value in base.items():
-            session = pool.rows.sessions[row]
-            if session is not None:
-                session_best[session] = max(session_best.get(session, -1e9), value)
+        sessions = pool.rows.sessions
+        for row, value in zip(needed.tolist(), base.tolist(), strict=True):
+            session = sessions[row]
+            if session is not None and value > session_best.get(session, -1e9):
+                session_best[session] = value
+
+        facts = [self._facts(row, extra.get(i)) for i, row in zip(ids, rows.tolist(), strict=True)]
+        moments = [memory_date(occurred) for occurred, *_ in facts]
+        keep = np.array([as_of is None or m is None or m <= as_of for m in moments], dtype=bool)
+        features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
+        features[:, 0] = keyword_z.of(ids)
+        features[:, 2] = window_z.of(ids)
+        in_pool = rows >= 0
+        if in_pool.any():
+            at = np.searchsorted(needed, rows[in_pool])
+            features[in_pool, 1] = text_z[at]
+            features[in_pool, 3] = window_cos_z[at]
+            best_neighbour = np.maximum(
+                base_of(pool.prev_row[rows[in_pool]]), base_of(pool.next_row[rows[in_pool]])
+            )
+            # A turn with no neighbour at all gets 0 (not the max of nothing).
+            features[in_pool, 4] = np.where(np.isfinite(best_neighbour), best_neighbour, 0.0)
 
         time_range = parse_time_range(query, as_of)
         today = as_of or date.today()
         named = _named_speaker(query, pool.known_speakers)
-        features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
-        keep = []
-        for index, memory_id in enumerate(ids):
-            row = int(rows[index])
-            occurred, trust, pinned, access, speaker, session = self._facts(
-                row, extra.get(memory_id)
-            )
-            moment = memory_date(occurred)
-            if as_of is not None and moment is not None and moment > as_of:
-                continue
-            keep.append(index)
-            features[index, 0] = keyword_z(memory_id)
-            features[index, 2] = window_z(memory_id)
-            if row >= 0:
-                features[index, 1] = (text_at[row] - text_mean) / text_std
-                features[index, 3] = (window_at[row] - window_mean) / window_std
-                neighbours = [int(pool.prev_row[row]), int(pool.next_row[row])]
-                features[index, 4] = max((base[r] for r in neighbours if r >= 0), default=0.0)
+        for index, (_, trust, pinned, access, speaker, session) in enumerate(facts):
+            moment = moments[index]
             if session is not None:
                 features[index, 5] = session_best.get(session, 0.0)
             if time_range is not None and moment is not None:
@@ -165,9 +172,9 @@ class Recaller:
             features[index, 9] = trust
             features[index, 10] = float(pinned)
             features[index, 11] = math.log1p(access) / 5.0
-        chosen = np.asarray(keep, dtype=np.int64)
+        chosen = np.flatnonzero(keep)
         return Candidates(
-            [ids[i] for i in keep],
+            [ids[i] for i in chosen],
             torch.from_numpy(features[chosen]),
             time_range,
             rows[chosen],
@@ -206,7 +213,7 @@ class Recaller:
         exclude: Callable[[Memory], bool] | None = None,
     ) -> list[RecalledMemory]:
         day = as_of.date() if isinstance(as_of, datetime) else as_of
-        with _threads_for(len(self.pool)):
+        with _one_torch_thread():
             found = self.candidates(query, day)
         if not found.ids:
             return []
@@ -214,7 +221,7 @@ class Recaller:
             scores = self.pool.score(found.features).numpy()
         order = np.argsort(-scores)
         weights = self.pool.scorer.weight.detach()[0].numpy()
-        memories = self.store.get_many(found.ids[i] for i in order[: k * 3 + 10])
+        memories = self.store.get_many(found.ids[i] for i in order[: k + 5])
         result: list[RecalledMemory] = []
         for index in order:
             memory = memories.get(found.ids[index])
@@ -236,17 +243,29 @@ class Recaller:
         return result
 
 
-def _bm25_z(scores: dict[int, float], total: int) -> Callable[[int], float]:
+class _BM25Z:
     """z-score of BM25 over all `total` memories, those not matched counting as 0."""
-    values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
-    mean = values.sum() / total
-    variance = (values**2).sum() / total - mean**2
-    spread = math.sqrt(variance) if variance > 1e-12 else 1.0
 
-    def z(memory_id: int) -> float:
-        return (scores.get(memory_id, 0.0) - mean) / spread
+    def __init__(self, scores: dict[int, float], total: int) -> None:
+        values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        self.scores = scores
+        self.mean = values.sum() / total
+        variance = (values**2).sum() / total - self.mean**2
+        self.spread = math.sqrt(variance) if variance > 1e-12 else 1.0
 
-    return z
+    def __call__(self, memory_id: int) -> float:
+        return (self.scores.get(memory_id, 0.0) - self.mean) / self.spread
+
+    def of(self, memory_ids: list[int]) -> np.ndarray:
+        get = self.scores.get
+        raw = np.fromiter(
+            (get(i, 0.0) for i in memory_ids), dtype=np.float64, count=len(memory_ids)
+        )
+        return (raw - self.mean) / self.spread
+
+
+def _bm25_z(scores: dict[int, float], total: int) -> _BM25Z:
+    return _BM25Z(scores, total)
 
 
 def _named_speaker(query: str, known: frozenset[str]) -> str | None:
@@ -257,12 +276,10 @@ def _named_speaker(query: str, known: frozenset[str]) -> str | None:
 
 
 @contextlib.contextmanager
-def _threads_for(pool_size: int) -> Iterator[None]:
-    """One torch thread for small pools: waking a second thread for each small product costs
-    more than it saves (measured: 15 ms instead of 24 ms per recall at 10k memories)."""
-    if pool_size >= 50_000:
-        yield
-        return
+def _one_torch_thread() -> Iterator[None]:
+    """Recall's torch work is small products (the adapter, the scorer; the scans are numpy):
+    waking a second thread for each costs more than it saves (15 ms instead of 24 ms per recall
+    at 10k memories, measured)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -5,7 +5,6 @@ Threading: all access goes through the EncryptedDatabase lock; call from any thr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,145 +12,13 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import MnemeError, NotFoundError
+from assistant.memory.keywords import WordCounts, affordable_words, fts_query, keyword_words
 from assistant.storage.conversations import now_iso
 from assistant.storage.database import EncryptedDatabase
 from assistant.types import TRUST_LEVELS, Memory
 
 KINDS = ("episode", "fact", "chunk")
 WINDOW = 2  # turns either side that make a memory's context window
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words that carry no topic: matching them only adds noise to BM25 over chat turns.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "said",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -179,21 +46,10 @@ class NewMemory:
             raise MnemeError("A memory cannot be empty.")
 
 
-def keyword_query(text: str, limit: int = 32) -> str | None:
-    """An FTS5 query matching any topic word of `text` (quoted, so user text is never syntax)."""
-    words: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()) or word in words:
-            continue
-        words.append(word)
-    if not words:
-        return None
-    return " OR ".join(f'"{word}"' for word in words[:limit])
-
-
 class MemoryStore:
     def __init__(self, database: EncryptedDatabase) -> None:
         self._database = database
+        self._word_counts = WordCounts()
 
     # -- rows -------------------------------------------------------------------------------
     def add(self, memory: NewMemory) -> Memory:
@@ -207,6 +63,7 @@ class MemoryStore:
         stamp = now_iso()
         ids: list[int] = []
         with self._database.write() as db:
+            self._word_counts.rows_changed(added=len(memories))
             for memory in memories:
                 cursor = db.execute(
                     "INSERT INTO memories (kind, text, source_type, source_ref, conversation_id,"
@@ -349,6 +206,7 @@ class MemoryStore:
     def delete(self, memory_id: int) -> None:
         """Remove the row; triggers and cascades remove its FTS entry, vectors and signals."""
         with self._database.write() as db:
+            self._word_counts.rows_changed(removed=True)
             cursor = db.execute("DELETE FROM memories WHERE id = ?", [memory_id])
         if cursor.rowcount == 0:
             raise NotFoundError(f"There is no memory {memory_id}.")
@@ -380,22 +238,28 @@ class MemoryStore:
         *,
         active_ids: Container[int] | None = None,
         windows: bool = False,
+        doc_budget: int | None = None,
     ) -> list[tuple[int, float]]:
         """(memory id, BM25 score ≥ 0, higher is better) for active memories in the pool.
 
         `active_ids` (the pool's ids) lets the caller skip the status lookup for known memories:
         the FTS5 ranking then runs alone, without a join, which keeps it fast at a million rows.
         `windows` searches the memories' context windows instead of the memories alone.
+        `doc_budget` bounds the work: see `keywords.affordable_words`.
         """
         table = "memory_windows_fts" if windows else "memories_fts"
-        query = keyword_query(text)
-        if query is None:
+        words = keyword_words(text)
+        if not words:
             return []
         with self._database.read() as db:
+            if doc_budget is not None:
+                words = affordable_words(db, table, words, doc_budget, self._word_counts)
+                if not words:
+                    return []
             rows = db.execute(
                 f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ? "
                 f"ORDER BY bm25({table}) LIMIT ?",
-                [query, limit * 2],
+                [fts_query(words), limit * 2],
             ).fetchall()
             hits = [(int(memory_id), float(score)) for memory_id, score in rows]
             unknown = {i for i, _ in hits if active_ids is None or i not in active_ids}

@@ -1,4 +1,4 @@
-"""The IVF path of the pool: same neighbours as exact search, rows regrouped consistently."""
+"""The pool's faiss path for large pools: the same neighbours as exact search, exact scores."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_ivf_finds_what_exact_search_finds() -> None:
     exact, approximate = MemoryPool(32), MemoryPool(32, exact_limit=100)
     load(exact, keys)
     load(approximate, keys)
-    assert exact.layout is None and approximate.layout is not None
+    assert exact.text_index is None and approximate.text_index is not None
     hits = 0
     for probe in range(50):
         query = torch.from_numpy(keys[probe * 97])
@@ -48,16 +48,35 @@ def test_ivf_finds_what_exact_search_finds() -> None:
     assert hits / (50 * 10) > 0.9
 
 
-def test_regrouped_rows_keep_their_session_neighbours() -> None:
+def test_probing_every_list_finds_the_exact_neighbours() -> None:
+    keys = clustered_keys(2000, seed=3)
+    exact, approximate = MemoryPool(32), MemoryPool(32, exact_limit=100)
+    load(exact, keys)
+    load(approximate, keys)
+    assert approximate.text_index is not None and approximate.window_index is not None
+    approximate.text_index.probes = approximate.text_index.lists
+    approximate.window_index.probes = approximate.window_index.lists
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        query = torch.from_numpy(keys[int(rng.integers(2000))])
+        exact_rows, exact_scores = exact.top_text(query, 25)
+        rows, scores = approximate.top_text(query, 25)
+        window_rows, window_scores = approximate.top_window(query, 25)
+        # Same memories, same cosines, each reported row holding the key it was scored on.
+        assert exact.rows.ids[exact_rows].tolist() == approximate.rows.ids[rows].tolist()
+        assert np.allclose(scores, exact_scores, atol=1e-5)
+        assert np.allclose(
+            approximate.window_keys.numpy()[window_rows] @ query.numpy(), window_scores, atol=1e-6
+        )
+        assert exact.top_window(query, 25)[0].tolist() == window_rows.tolist()
+
+
+def test_rows_stay_in_pool_order_with_an_index() -> None:
     keys = clustered_keys(3000)
     pool = MemoryPool(32, exact_limit=100)
     load(pool, keys)
-    for row in range(0, 3000, 37):
-        memory_id = int(pool.rows.ids[row])
-        assert np.allclose(pool.keys[row].numpy(), keys[memory_id - 1000])
-        prev_row = pool.prev_row[row]
-        if (memory_id - 1000) % 10 == 0:
-            assert prev_row == -1  # first turn of its session
-        else:
-            assert pool.rows.ids[prev_row] == memory_id - 1
-            assert pool.next_row[prev_row] == row
+    assert pool.text_index is not None
+    # No regrouping: row i is still memory 1000 + i with its own key and session neighbours.
+    assert pool.rows.ids.tolist() == list(range(1000, 4000))
+    assert np.allclose(pool.keys.numpy(), keys)
+    assert pool.prev_row[11] == 10 and pool.prev_row[10] == -1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant import Assistant
-from assistant.memory.encoder import Encoder
+from assistant.memory.encoder import BUNDLED_NAME, Encoder
 from assistant.memory.pool import DEFAULT_WEIGHTS, FEATURES, MemoryPool
 from assistant.memory.store import NewMemory
 from assistant.memory.timeexpr import parse_time_range
@@ -64,6 +65,28 @@ def test_encoder_gives_normalised_vectors_that_capture_meaning() -> None:
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_query_fast_path_agrees_with_the_model_and_caches_its_export(tmp_path: Path) -> None:
+    import assistant.memory.encoder as encoder_module
+
+    encoder_module._QUERY.pop(BUNDLED_NAME, None)  # export afresh into this test's folder
+    encoder = Encoder(cache_dir=tmp_path)
+    queries = ["When did Caroline go to the LGBTQ support group?", "ok", "tax " * 60]
+    for query in queries:
+        fast = encoder.encode_query(query)
+        plain = encoder.encode([query])[0]
+        assert fast.shape == (384,) and fast.dtype == np.float32
+        assert np.abs(fast - plain).max() < 1e-4
+    assert encoder_module._QUERY[BUNDLED_NAME] is not None  # the fast path was taken
+    (exported,) = tmp_path.glob("query-encoder-*.onnx")
+    # A damaged export is caught by the check on load and redone, never used.
+    exported.write_bytes(b"not a model")
+    encoder_module._QUERY.pop(BUNDLED_NAME)
+    again = Encoder(cache_dir=tmp_path).encode_query(queries[0])
+    assert encoder_module._QUERY[BUNDLED_NAME] is not None
+    assert exported.stat().st_size > 1_000_000
+    assert np.abs(again - encoder.encode([queries[0]])[0]).max() < 1e-4
 
 
 def test_recall_finds_by_meaning_with_reasons(assistant_with_memories: Assistant) -> None:

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from assistant import Assistant
 from assistant.errors import MnemeError, NotFoundError
+from assistant.memory.keywords import keyword_query
 from assistant.memory.learn import Signal, load_signals, record_signals
-from assistant.memory.store import MemoryStore, NewMemory, keyword_query
+from assistant.memory.store import MemoryStore, NewMemory
 
 
 @pytest.fixture
@@ -124,3 +125,49 @@ def test_memories_are_encrypted_on_disk(
     for path in (mneme_home / "data").iterdir():
         if path.is_file():
             assert b"vault combination" not in path.read_bytes()
+
+
+def test_recall_keyword_budget_skips_the_commonest_words_first(store: MemoryStore) -> None:
+    # "garden" is in every memory, "tomato" in three, "basil" in one.
+    texts = [f"garden note {i}" for i in range(30)]
+    texts[3] = "garden tomato basil"
+    texts[4] = "garden tomato"
+    texts[5] = "garden tomato"
+    ids = store.add_many([turn(text, i) for i, text in enumerate(texts)])
+    unbounded = store.keyword_search("garden tomato basil", limit=50)
+    assert len(unbounded) == 30  # an explicit search keeps every word
+    # A budget of 5 matching rows keeps basil (1) and tomato (3), not garden (30).
+    bounded = store.keyword_search("garden tomato basil", limit=50, doc_budget=5)
+    assert {i for i, _ in bounded} == {ids[3], ids[4], ids[5]}
+    assert bounded[0][0] == ids[3]
+    # Within budget nothing changes (a small pool is never pruned).
+    assert store.keyword_search("garden tomato basil", limit=50, doc_budget=1000) == unbounded
+    # Every word over budget: no keyword work at all, rather than unbounded work.
+    assert store.keyword_search("garden", limit=50, doc_budget=5) == []
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=200), budget=st.integers(min_value=0, max_value=50))
+def test_budgeted_search_is_safe_for_any_text(store: MemoryStore, text: str, budget: int) -> None:
+    if store.count() == {}:
+        store.add_many([turn(f"note {i} about {text[:20] or 'x'}", i) for i in range(5)])
+    hits = store.keyword_search(text, limit=100, doc_budget=budget)
+    assert len(hits) <= budget  # the kept words match at most `budget` rows between them
+
+
+def test_word_counts_remember_only_common_words_and_forget_on_change(store: MemoryStore) -> None:
+    counts = store._word_counts
+    counts.COMMON = 3  # type: ignore[misc]  # small, for a small store
+    store.add_many([turn(f"garden {i}", i) for i in range(4)])
+    store.add_many([turn("tomato", 10)])
+    assert [i for i, _ in store.keyword_search("tomato garden", limit=10, doc_budget=100)]
+    assert ("memories_fts", "garden") in counts._known  # common: remembered
+    assert ("memories_fts", "tomato") not in counts._known  # rare: counted afresh each time
+    # A new memory with a rare word is found at once: its count was never remembered as 0.
+    (fresh,) = store.add_many([turn("basil and tomato", 11)])
+    assert fresh in {i for i, _ in store.keyword_search("basil", doc_budget=100)}
+    # Any deletion forgets every remembered count.
+    store.delete(fresh)
+    assert counts._known == {}
