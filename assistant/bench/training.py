@@ -37,6 +37,7 @@ def train_from_conversations(
         # Every training conversation's pool uses the one adapter and scorer being trained.
         pool.adapter = learner.adapter
         pool.scorer = learner.scorer
+        pool.residual = learner.residual
         groups.append((Recaller(memory.memory.store, pool, memory.memory._encode_query), signals))
         log(f"{sample['sample_id']}: {len(signals)} training signals")
     report = train(learner, groups, steps=400, seconds=120.0, seed=seed)

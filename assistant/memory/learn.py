@@ -89,6 +89,9 @@ def load_signals(database: EncryptedDatabase) -> list[Signal]:
     return list(grouped.values())
 
 
+NEGATIVES_DRAWN = 256  # pool rows drawn per example for the adapter's contrastive loss
+
+
 @dataclass
 class _Example:
     keys: MemoryPool  # the pool whose key matrices the candidates' rows index
@@ -137,8 +140,15 @@ def _loss(pool: MemoryPool, example: _Example, temperature: float = 0.05) -> tor
     present = rows >= 0
     if has_positive and bool(present.any()):
         query = pool.adapt(example.candidates.query_vector[None])[0]
-        cosines = example.keys.keys[rows[present]] @ query
+        keys = example.keys.keys
         target = example.target[present]
+        # The candidates are the hard negatives; rows drawn from the whole pool stand for the
+        # rest of it, which the adapted query must not drift towards either.
+        drawn = torch.randint(0, keys.shape[0], (min(NEGATIVES_DRAWN, keys.shape[0]),))
+        positives = rows[present][target > 0]
+        drawn = drawn[~torch.isin(drawn, positives)]  # a positive is never a negative
+        cosines = torch.cat([keys[rows[present]] @ query, keys[drawn] @ query])
+        target = torch.cat([target, torch.zeros(drawn.shape[0])])
         if float(target.sum()) > 0:
             loss = (
                 loss - (target / target.sum() * torch.log_softmax(cosines / temperature, 0)).sum()
@@ -173,6 +183,7 @@ def train(
     start_adapter = pool.adapter.weight.detach().clone()
     start_scorer = pool.scorer.weight.detach().clone()
     parameters = [pool.adapter.weight, pool.scorer.weight, pool.scorer.bias]
+    parameters += list(pool.residual.parameters())
     optimiser = torch.optim.Adam(parameters, lr=learning_rate)
 
     def mean_loss() -> float:

@@ -2,8 +2,10 @@
 
 - Keys: one unit vector per memory ("text") and one for the memory with its neighbours in the same
   session ("window"). They are a cache of the database, rebuilt from it at any time, never saved.
-- Learned: a query adapter (a d×d linear map, identity at first) and a linear scorer over recall
-  features (FEATURES). Their weights are saved in the encrypted database (`pool_state`).
+- Learned: a query adapter (a d×d linear map, identity at first), a linear scorer over recall
+  features (FEATURES) and a small residual network added to it (silent at first). Their weights
+  are saved in the encrypted database (`pool_state`). Recall's reasons come from the linear part.
+- Search: exact below `exact_limit` memories, faiss IVF-SQ8 indexes above (index.py).
 - Capacity: at most `capacity` memories are kept for recall; beyond it the least valuable are evicted
   (never pinned memories, never user-stated ones).
 
@@ -16,6 +18,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -55,6 +58,7 @@ DEFAULT_WEIGHTS = {
 }
 TRUST_PRIOR = {"user-stated": 1.0, "user-confirmed": 0.8, "imported": 0.5, "assistant": 0.2}
 POOL_STATE_NAME = "pool-v1"
+RESIDUAL_WIDTH = 16
 
 
 @dataclass
@@ -80,6 +84,12 @@ class MemoryPool(nn.Module):
         self.window_index: VectorIndex | None = None
         self.adapter = nn.Linear(dim, dim, bias=False)
         self.scorer = nn.Linear(len(FEATURES), 1)
+        # A small learned correction on top of the linear scorer, for what a weighted sum cannot
+        # say (e.g. a time match matters more when the keywords are weak). Its output layer starts
+        # at zero, so an untrained pool ranks by the hand-set weights alone.
+        self.residual = nn.Sequential(
+            nn.Linear(len(FEATURES), RESIDUAL_WIDTH), nn.Tanh(), nn.Linear(RESIDUAL_WIDTH, 1)
+        )
         self.reset_learning()
         self.register_buffer("keys", torch.zeros((0, dim)), persistent=False)
         self.register_buffer("window_keys", torch.zeros((0, dim)), persistent=False)
@@ -106,11 +116,26 @@ class MemoryPool(nn.Module):
             self.adapter.weight.copy_(torch.eye(self.dim))
             self.scorer.weight.copy_(torch.tensor([[DEFAULT_WEIGHTS[f] for f in FEATURES]]))
             self.scorer.bias.zero_()
+            generator = torch.Generator().manual_seed(0)  # the same starting point every time
+            first = cast(nn.Linear, self.residual[0])
+            last = cast(nn.Linear, self.residual[2])
+            bound = 1 / math.sqrt(len(FEATURES))
+            first.weight.copy_(
+                torch.empty_like(first.weight).uniform_(-bound, bound, generator=generator)
+            )
+            first.bias.zero_()
+            last.weight.zero_()
+            last.bias.zero_()
 
     def learned_state(self) -> bytes:
         buffer = io.BytesIO()
         torch.save(
-            {"adapter": self.adapter.state_dict(), "scorer": self.scorer.state_dict()}, buffer
+            {
+                "adapter": self.adapter.state_dict(),
+                "scorer": self.scorer.state_dict(),
+                "residual": self.residual.state_dict(),
+            },
+            buffer,
         )
         return buffer.getvalue()
 
@@ -118,6 +143,8 @@ class MemoryPool(nn.Module):
         state = torch.load(io.BytesIO(data), weights_only=True)
         self.adapter.load_state_dict(state["adapter"])
         self.scorer.load_state_dict(state["scorer"])
+        if "residual" in state:  # saved before the residual existed: it stays at zero
+            self.residual.load_state_dict(state["residual"])
 
     def feature_weights(self) -> dict[str, float]:
         weights = self.scorer.weight.detach()[0].tolist()
@@ -129,7 +156,7 @@ class MemoryPool(nn.Module):
 
     def score(self, features: torch.Tensor) -> torch.Tensor:
         """(candidates, len(FEATURES)) → (candidates,)"""
-        return self.scorer(features).squeeze(-1)
+        return (self.scorer(features) + self.residual(features)).squeeze(-1)
 
     # -- keys -----------------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -97,8 +97,8 @@ class Recaller:
         text_rows, _ = pool.top_text(adapted, per_list)
         window_rows, _ = pool.top_window(adapted, per_list)
         total = max(len(pool), 1)
-        keyword_z = _bm25_z(dict(keyword_hits), total)
-        window_z = _bm25_z(dict(window_hits), total)
+        keyword_z = _BM25Z(dict(keyword_hits), total)
+        window_z = _BM25Z(dict(window_hits), total)
         ids = list(
             dict.fromkeys(
                 pool.rows.ids[text_rows].tolist()
@@ -253,19 +253,12 @@ class _BM25Z:
         variance = (values**2).sum() / total - self.mean**2
         self.spread = math.sqrt(variance) if variance > 1e-12 else 1.0
 
-    def __call__(self, memory_id: int) -> float:
-        return (self.scores.get(memory_id, 0.0) - self.mean) / self.spread
-
     def of(self, memory_ids: list[int]) -> np.ndarray:
         get = self.scores.get
         raw = np.fromiter(
             (get(i, 0.0) for i in memory_ids), dtype=np.float64, count=len(memory_ids)
         )
         return (raw - self.mean) / self.spread
-
-
-def _bm25_z(scores: dict[int, float], total: int) -> _BM25Z:
-    return _BM25Z(scores, total)
 
 
 def _named_speaker(query: str, known: frozenset[str]) -> str | None:

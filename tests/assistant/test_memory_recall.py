@@ -139,6 +139,33 @@ def test_pool_learned_state_round_trips_and_resets() -> None:
     assert torch.equal(other.adapter.weight, torch.eye(8))
 
 
+def test_residual_scorer_starts_silent_and_round_trips() -> None:
+    import io
+
+    pool = MemoryPool(8)
+    features = torch.randn(20, len(FEATURES))
+    weights = torch.tensor([DEFAULT_WEIGHTS[f] for f in FEATURES])
+    # Untrained: exactly the hand-set weighted sum.
+    assert torch.allclose(pool.score(features), features @ weights)
+    with torch.no_grad():
+        pool.residual[2].weight.fill_(0.3)
+    changed = pool.score(features)
+    assert not torch.allclose(changed, features @ weights)
+    other = MemoryPool(8)
+    other.load_learned_state(pool.learned_state())
+    assert torch.allclose(other.score(features), changed)
+    # A state saved before the residual existed loads with the residual silent.
+    buffer = io.BytesIO()
+    torch.save({"adapter": pool.adapter.state_dict(), "scorer": pool.scorer.state_dict()}, buffer)
+    old = MemoryPool(8)
+    old.load_learned_state(buffer.getvalue())
+    assert torch.allclose(old.score(features), features @ weights)
+    # Reset is the same starting point every time.
+    pool.reset_learning()
+    assert torch.equal(pool.residual[0].weight, MemoryPool(8).residual[0].weight)
+    assert torch.allclose(pool.score(features), features @ weights)
+
+
 def test_pool_key_matrix_is_rebuilt_from_the_database(assistant_with_memories: Assistant) -> None:
     home = assistant_with_memories.paths.data_dir.parent
     assistant_with_memories.memory.recall("warm up", 1)
