@@ -10,7 +10,9 @@ inside each timed recall call. Above 30k memories the pool switches to its faiss
 then the benchmark also reports `ivf_overlap`: the share of the exact top-60 (text keys) that the
 indexed search finds, averaged over 50 queries.
 
-Last line: {"memories": N, "p50_ms": …, "p95_ms": …, …}
+Last line: {"memories": N, "p50_ms": …, "p95_ms": …, …}; `cpu_steal_pct` is the share of CPU time
+the host took away during the timed queries (Linux VMs): above a few percent, the latencies are
+inflated by the neighbours, not by Mneme.
 """
 
 from __future__ import annotations
@@ -66,6 +68,17 @@ def sentences(rng: np.random.Generator, vocabulary: list[str], count: int) -> li
         words = rng.zipf(1.3, size=int(rng.integers(6, 18))) % len(vocabulary)
         out.append(f"{topic} " + " ".join(vocabulary[w] for w in words))
     return out
+
+
+def cpu_steal() -> tuple[int, int] | None:
+    """(steal, total) CPU ticks so far (Linux): time a virtual machine's host gave to others.
+    Reported beside the latencies because on a shared host it inflates them."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(f) for f in fields]
+    return (ticks[7], sum(ticks)) if len(ticks) > 7 else None
 
 
 def main() -> int:
@@ -162,11 +175,18 @@ def main() -> int:
         for query in queries[:5]:
             recaller.recall(query, 10)  # warm-up
         latencies = []
+        steal_before = cpu_steal()
         for query in queries[5:]:
             begin = time.perf_counter()
             recalled = recaller.recall(query, 10)
             latencies.append((time.perf_counter() - begin) * 1000)
             assert len(recalled) == 10
+        steal = cpu_steal()
+        steal_pct = (
+            None
+            if steal is None or steal_before is None
+            else round(100 * (steal[0] - steal_before[0]) / max(1, steal[1] - steal_before[1]), 1)
+        )
         overlap = None
         if pool.text_index is not None:
             shares = []
@@ -191,6 +211,7 @@ def main() -> int:
                 "p95_ms": round(p95, 2),
                 "search": index,
                 "ivf_overlap": overlap,
+                "cpu_steal_pct": steal_pct,
                 "queries": args.queries,
                 "insert_s": round(insert_s, 1),
                 "pool_build_s": round(build_s, 1),

@@ -158,6 +158,26 @@ class MemoryPool(nn.Module):
         """(candidates, len(FEATURES)) → (candidates,)"""
         return (self.scorer(features) + self.residual(features)).squeeze(-1)
 
+    # Recall's inference path, in numpy: for one query and a few hundred candidates the products
+    # are tiny, and torch's dispatch and thread wake-ups cost more than the arithmetic (≈2 ms per
+    # recall, measured). Training uses the torch methods above; a test keeps the two in step.
+    def adapt_array(self, query: np.ndarray) -> np.ndarray:
+        """`adapt` for one query vector (dim,)."""
+        vector: np.ndarray = self.adapter.weight.detach().numpy() @ query
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+    def score_array(self, features: np.ndarray) -> np.ndarray:
+        """`score` for a (candidates, len(FEATURES)) array."""
+        first = cast(nn.Linear, self.residual[0])
+        last = cast(nn.Linear, self.residual[2])
+        bias = float(self.scorer.bias.detach()[0])
+        linear = features @ self.scorer.weight.detach().numpy()[0] + bias
+        hidden = np.tanh(features @ first.weight.detach().numpy().T + first.bias.detach().numpy())
+        result: np.ndarray = (
+            linear + hidden @ last.weight.detach().numpy()[0] + float(last.bias.detach()[0])
+        )
+        return result
+
     # -- keys -----------------------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.rows.ids.shape[0])

@@ -10,10 +10,9 @@ Pipeline for one query:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -92,8 +91,7 @@ class Recaller:
             windows=True,
             doc_budget=RECALL_DOC_BUDGET,
         )
-        with torch.no_grad():
-            adapted = pool.adapt(query_vector[None])[0]
+        adapted = torch.from_numpy(pool.adapt_array(query_vector.numpy()))
         text_rows, _ = pool.top_text(adapted, per_list)
         window_rows, _ = pool.top_window(adapted, per_list)
         total = max(len(pool), 1)
@@ -213,12 +211,11 @@ class Recaller:
         exclude: Callable[[Memory], bool] | None = None,
     ) -> list[RecalledMemory]:
         day = as_of.date() if isinstance(as_of, datetime) else as_of
-        with _one_torch_thread():
-            found = self.candidates(query, day)
+        # Recall's own arithmetic is numpy (see MemoryPool.adapt_array): no torch thread juggling.
+        found = self.candidates(query, day)
         if not found.ids:
             return []
-        with torch.no_grad():
-            scores = self.pool.score(found.features).numpy()
+        scores = self.pool.score_array(found.features.numpy())
         order = np.argsort(-scores)
         weights = self.pool.scorer.weight.detach()[0].numpy()
         memories = self.store.get_many(found.ids[i] for i in order[: k + 5])
@@ -266,19 +263,6 @@ def _named_speaker(query: str, known: frozenset[str]) -> str | None:
     words = set(re.findall(r"\w+", query.lower()))
     named = [s for s in known if s in words]
     return named[0] if len(named) == 1 else None
-
-
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Recall's torch work is small products (the adapter, the scorer; the scans are numpy):
-    waking a second thread for each costs more than it saves (15 ms instead of 24 ms per recall
-    at 10k memories, measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _reasons(

@@ -139,6 +139,23 @@ def test_pool_learned_state_round_trips_and_resets() -> None:
     assert torch.equal(other.adapter.weight, torch.eye(8))
 
 
+def test_numpy_inference_path_matches_the_torch_modules() -> None:
+    pool = MemoryPool(8)
+    with torch.no_grad():  # arbitrary learned-looking weights
+        generator = torch.Generator().manual_seed(3)
+        for parameter in pool.parameters():
+            parameter.add_(0.2 * torch.randn(parameter.shape, generator=generator))
+    features = torch.randn(30, len(FEATURES), generator=generator)
+    query = torch.nn.functional.normalize(torch.randn(8, generator=generator), dim=0)
+    with torch.no_grad():
+        assert np.allclose(
+            pool.score_array(features.numpy()), pool.score(features).numpy(), atol=1e-5
+        )
+        assert np.allclose(
+            pool.adapt_array(query.numpy()), pool.adapt(query[None])[0].numpy(), atol=1e-6
+        )
+
+
 def test_residual_scorer_starts_silent_and_round_trips() -> None:
     import io
 
