@@ -46,6 +46,13 @@ class NewMemory:
             raise MnemeError("A memory cannot be empty.")
 
 
+# Which of some memories recall may use. The unary + keeps SQLite on rowid lookups: with the status
+# index it scanned every active memory instead (232 ms rather than 0.2 ms at a million memories).
+USABLE_AMONG = (
+    "SELECT id FROM memories WHERE id IN ({marks}) AND +status = 'active' AND +in_pool = 1"
+)
+
+
 class MemoryStore:
     def __init__(self, database: EncryptedDatabase) -> None:
         self._database = database
@@ -268,8 +275,7 @@ class MemoryStore:
                 usable = {
                     row[0]
                     for row in db.execute(
-                        f"SELECT id FROM memories WHERE id IN ({marks})"
-                        " AND status = 'active' AND in_pool = 1",
+                        USABLE_AMONG.format(marks=marks),
                         list(unknown),
                     ).fetchall()
                 }

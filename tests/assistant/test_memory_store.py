@@ -14,7 +14,7 @@ from assistant import Assistant
 from assistant.errors import MnemeError, NotFoundError
 from assistant.memory.keywords import keyword_query
 from assistant.memory.learn import Signal, load_signals, record_signals
-from assistant.memory.store import MemoryStore, NewMemory
+from assistant.memory.store import USABLE_AMONG, MemoryStore, NewMemory
 
 
 @pytest.fixture
@@ -171,3 +171,17 @@ def test_word_counts_remember_only_common_words_and_forget_on_change(store: Memo
     # Any deletion forgets every remembered count.
     store.delete(fresh)
     assert counts._known == {}
+
+
+def test_usable_lookup_uses_rowids_not_the_status_index(
+    store: MemoryStore, opened: Assistant
+) -> None:
+    store.add_many([turn(f"note {i}", i) for i in range(50)])
+    database = opened._database
+    assert database is not None
+    statement = "EXPLAIN QUERY PLAN " + USABLE_AMONG.format(marks=",".join("?" * 120))
+    with database.read() as db:
+        # With 120 ids (recall asks about up to 120), the plain query searched the status index,
+        # which reads every active memory.
+        plan = str(db.execute(statement, list(range(1, 121))).fetchall())
+    assert "PRIMARY KEY" in plan and "memories_by_status" not in plan
