@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck contracts pytest bench clean tiny-model
+.PHONY: run test install lint typecheck contracts pytest bench clean tiny-model screenshots
 
 run: $(STAMP)
 	$(BIN)/mneme
@@ -27,8 +27,8 @@ $(STAMP): pyproject.toml Makefile
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check assistant ui tests benchmarks
-	$(BIN)/ruff format --check assistant ui tests benchmarks
+	$(BIN)/ruff check assistant ui tests benchmarks scripts
+	$(BIN)/ruff format --check assistant ui tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -41,6 +41,10 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py
+
+# PNGs of the main window, the memory inspector and the import dialog (offscreen, no display needed).
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py docs/screenshots
 
 tiny-model: $(STAMP)
 	$(BIN)/python -m assistant.testing tiny-model models/tiny.gguf

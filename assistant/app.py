@@ -16,9 +16,10 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from assistant.cancel import CancelToken
 from assistant.config import ConfigStore, Settings
@@ -41,6 +42,7 @@ from assistant.memory.feedback import (
     pending_replies,
     record_reply_memories,
     store_gains,
+    used_memories,
 )
 from assistant.memory.prompt import with_memories
 from assistant.memory.store import NewMemory
@@ -51,7 +53,10 @@ from assistant.storage.conversations import ConversationStore, title_from_text
 from assistant.storage.database import DEFAULT_BUSY_TIMEOUT_S, EncryptedDatabase, open_database
 from assistant.types import (
     Conversation,
+    ConversationMatch,
     DoctorReport,
+    ImportProgress,
+    ImportSummary,
     Message,
     RecalledMemory,
     Reply,
@@ -138,6 +143,7 @@ class Assistant:
         self._passphrase_provider = passphrase_provider
         self._busy_timeout = busy_timeout
         self._database: EncryptedDatabase | None = None
+        self._key_source: str | None = None  # where the open database's key came from
         self._open_lock = threading.Lock()
         self._conversations: ConversationStore | None = None
         self._engine: Engine | None = None
@@ -158,6 +164,7 @@ class Assistant:
             exists = path.exists() and path.stat().st_size > 0
             key = obtain_key(path, exists=exists, passphrase_provider=self._passphrase_provider)
             self._database = open_database(path, key, busy_timeout=self._busy_timeout)
+            self._key_source = key.source
             self._conversations = ConversationStore(self._database)
 
     def close(self) -> None:
@@ -201,22 +208,76 @@ class Assistant:
     def conversation(self, conversation_id: int) -> Conversation:
         return self._store.get(conversation_id)
 
-    def new_conversation(self, title: str | None = None) -> Conversation:
-        conversation = self._store.create(title or "New conversation")
+    def new_conversation(
+        self, title: str | None = None, *, incognito: bool = False
+    ) -> Conversation:
+        """An empty conversation. Incognito: its turns never become memories or learning signals."""
+        conversation = self._store.create(title or "New conversation", incognito=incognito)
         self._did_change(conversation.id)
         return conversation
+
+    def search_conversations(self, text: str, limit: int = 50) -> list[ConversationMatch]:
+        """Conversations whose title or messages contain `text`, newest first."""
+        return self._store.search(text, limit)
 
     def rename_conversation(self, conversation_id: int, title: str) -> Conversation:
         conversation = self._store.rename(conversation_id, title)
         self._did_change(conversation_id)
         return conversation
 
-    def delete_conversation(self, conversation_id: int) -> None:
+    def delete_conversation(self, conversation_id: int, *, forget_memories: bool = False) -> int:
+        """Delete the conversation and its messages. With `forget_memories`, every memory that came
+        from it goes too (with its vectors, FTS entry and learning signals); otherwise they stay,
+        no longer linked to a message. Returns how many memories were forgotten."""
+        self._store.get(conversation_id)  # NotFoundError before anything is touched
+        forgotten = 0
+        if forget_memories:
+            forgotten = self._forget_memories("conversation_id = ?", [conversation_id])
         self._store.delete(conversation_id)
         self._did_change(conversation_id)
+        return forgotten
 
     def messages(self, conversation_id: int) -> list[Message]:
         return self._store.messages(conversation_id)
+
+    def memories_used(self, message_id: int) -> list[RecalledMemory]:
+        """The memories that went into an assistant reply's prompt, in prompt order."""
+        return used_memories(self._opened_database(), self.memory.store, message_id)
+
+    def regenerate(self, conversation_id: int, **options: Any) -> ReplyStream:
+        """Answer the conversation's last user message again: that message and everything after
+        it are replaced (their memories too). Options as for `reply`."""
+        last = [m for m in self._store.messages(conversation_id) if m.role == "user"]
+        if not last:
+            raise MnemeError("There is no message to answer again in this conversation.")
+        return self.edit_message(last[-1].id, last[-1].content, **options)
+
+    def edit_message(self, message_id: int, text: str, **options: Any) -> ReplyStream:
+        """Replace a sent user message with `text` and answer it: the message and every later one
+        are deleted (with the memories made from them), then `reply` runs as usual.
+
+        Raises before anything is deleted if the text is unusable or no model can be loaded.
+        """
+        message = self._store.message(message_id)
+        if message.role != "user":
+            raise MnemeError("Only your own messages can be edited and sent again.")
+        if not text.strip():
+            raise MnemeError("The message is empty.")
+        self._ensure_engine(options.get("model"))
+        later = self._store.messages_from(message.conversation_id, message.id)
+        marks = ",".join("?" * len(later))
+        self._forget_memories(f"message_id IN ({marks})", later)
+        self._store.delete_messages(message.conversation_id, later)
+        self._did_change(message.conversation_id)
+        return self.reply(message.conversation_id, text, **options)
+
+    def _forget_memories(self, where: str, parameters: list[Any]) -> int:
+        with self._opened_database().read() as db:
+            ids = [
+                row[0] for row in db.execute(f"SELECT id FROM memories WHERE {where}", parameters)
+            ]
+        # forget_many also takes each memory's other versions (an edit keeps the old one).
+        return self.memory.forget_many(ids) if ids else 0
 
     def database_counts(self) -> dict[str, int]:
         return self._store.count()
@@ -317,8 +378,11 @@ class Assistant:
 
         Bounded: at most `replies` replies are scored (k+1 llama.cpp evaluations each) and training
         is capped in steps and seconds. Run it on the model lane when the app is idle.
+        With the `learning_enabled` setting off it does nothing and returns an empty run.
         """
         run = LearningRun()
+        if not self._config.load().learning_enabled:
+            return run
         database = self._opened_database()
         engine = self._ensure_engine(None)
         logprob = getattr(engine, "continuation_logprob", None)
@@ -436,6 +500,27 @@ class Assistant:
             self._engine_key = key
         return self._engine
 
+    # -- import ------------------------------------------------------------------------------
+
+    def import_(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        progress: Callable[[ImportProgress], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ImportSummary:
+        """Import files and folders (recursively) into memory as "imported" chunks.
+
+        Incremental: unchanged files are skipped, changed ones replace their old chunks. A file
+        that cannot be read is listed in the summary and the job goes on. Cancel stops between
+        files or chunks; finished files stay, the current one is left as it was. Long: run it on
+        its own lane. `progress` runs on this thread. See assistant.importers.job.
+        """
+        from assistant.importers import run_import
+
+        return run_import(
+            paths, self.memory, self._opened_database(), progress=progress, cancel=cancel
+        )
+
     # -- diagnostics ---------------------------------------------------------------------------
 
     def doctor(self) -> DoctorReport:
@@ -443,6 +528,13 @@ class Assistant:
         from assistant.doctor import build_report
 
         return build_report(self)
+
+    def encryption_status(self) -> dict[str, object]:
+        """Whether the database is encrypted (SQLCipher) and where its key lives. Opens the database
+        if it exists (never creates it); reads nothing secret."""
+        from assistant.doctor import encryption_status
+
+        return encryption_status(self)
 
     def _did_change(self, conversation_id: int) -> None:
         for callback in list(self.conversation_did_change):

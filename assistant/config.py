@@ -28,6 +28,7 @@ class Settings:
     seed: int | None = None
     download_endpoint: str | None = None  # None: huggingface_hub's endpoint (HF_ENDPOINT)
     memory_enabled: bool = True  # recall memories into replies
+    learning_enabled: bool = True  # the background job that trains recall from signals
     memory_k: int = 5  # memories recalled per reply
     memory_token_budget: int = 600  # most prompt tokens the memory block may take
     encoder: str | None = None  # sentence-transformers model; None: bundled all-MiniLM-L6-v2
@@ -58,6 +59,8 @@ class Settings:
             raise bad("temperature", "a number of at least 0")
         if not isinstance(self.memory_enabled, bool):
             raise bad("memory_enabled", "true or false")
+        if not isinstance(self.learning_enabled, bool):
+            raise bad("learning_enabled", "true or false")
         if not isinstance(self.memory_k, int) or not 0 <= self.memory_k <= 100:
             raise bad("memory_k", "an integer from 0 to 100")
         if not isinstance(self.memory_token_budget, int) or self.memory_token_budget < 0:

@@ -121,3 +121,64 @@ def _model(assistant: Assistant) -> dict[str, Any]:
     else:
         report["status"] = "server (not contacted by doctor)"
     return report
+
+
+_KEY_LOCATIONS = {
+    "keychain": "in the OS keychain ({backend})",
+    "environment": "in the MNEME_DB_KEY environment variable",
+    "passphrase": "derived from your passphrase (not stored anywhere)",
+}
+
+
+def encryption_status(assistant: Assistant) -> dict[str, Any]:
+    """The database's encryption and the key's home, for the settings dialog. Nothing secret.
+
+    Opens an existing database (to ask SQLCipher its version); never creates one.
+    """
+    from assistant.secrets import KEY_ENV, keychain_backend_name, keychain_usable
+
+    path = assistant.paths.database
+    backend = keychain_backend_name()
+    status: dict[str, Any] = {
+        "database": str(path),
+        "exists": path.exists() and path.stat().st_size > 0,
+        "encrypted": None,
+        "cipher_version": None,
+        "key_source": None,
+        "keychain_backend": backend,
+    }
+    if status["exists"]:
+        try:
+            assistant.open()
+            database = assistant._database
+            assert database is not None
+            with database.read() as db:
+                row = db.execute("PRAGMA cipher_version").fetchone()
+            status["cipher_version"] = row[0] if row else None
+            status["encrypted"] = bool(status["cipher_version"])
+            status["key_source"] = assistant._key_source
+        except MnemeError as error:
+            status["error"] = str(error)
+    if status["key_source"] is None:
+        # Not opened yet: the source the next open would use, in obtain_key's order.
+        if os.environ.get(KEY_ENV):
+            status["key_source"] = "environment"
+        elif keychain_usable():
+            status["key_source"] = "keychain"
+        else:
+            status["key_source"] = "passphrase"
+    location = _KEY_LOCATIONS.get(status["key_source"], "unknown").format(backend=backend)
+    status["key_location"] = location
+    if not status["exists"]:
+        status["summary"] = (
+            f"The database will be encrypted with SQLCipher when it is created; its key will be {location}."
+        )
+    elif status["encrypted"]:
+        status["summary"] = (
+            f"Encrypted with SQLCipher {status['cipher_version']}; the key is {location}."
+        )
+    elif "error" in status:
+        status["summary"] = f"The database could not be opened: {status['error']}"
+    else:
+        status["summary"] = "The database is NOT encrypted: this SQLite library lacks SQLCipher."
+    return status

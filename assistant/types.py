@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 
@@ -13,6 +14,15 @@ class Conversation:
     created_at: str
     updated_at: str
     incognito: bool = False
+
+
+@dataclass(frozen=True)
+class ConversationMatch:
+    """A conversation found by a search: the latest message that matched (None: the title did)."""
+
+    conversation: Conversation
+    message_id: int | None
+    snippet: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,47 @@ class ModelEntry:
     api_key_env: str | None = None
     active: bool = False
     note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MachineMemory:
+    """What this machine offers a model. None: could not be read cheaply (then it is not used)."""
+
+    ram_total: int | None
+    ram_available: int | None
+    vram_total: int | None = None
+    vram_free: int | None = None
+    gpu_name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RecommendedModel:
+    """A small instruct model Mneme suggests, with whether it fits this machine.
+
+    `fit` is one of "fits on GPU", "fits in RAM", "tight", "too big for this machine" (or "fit unknown"
+    when the machine's memory cannot be read). `size_bytes` is the published size, approximately: the
+    download reports the true one. `local_path` is set once the complete file is in the models folder;
+    `partial_bytes` counts what an interrupted download left to resume from.
+    """
+
+    name: str  # the name the model is registered under (the file's stem)
+    title: str
+    repo_id: str
+    filename: str
+    size_bytes: int
+    parameters: str
+    description: str
+    license: str
+    fit: str
+    memory_needed: int
+    local_path: str | None = None
+    partial_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,9 +166,49 @@ class Memory:
     status: str = "active"
     access_count: int = 0
     last_accessed_at: str | None = None
+    supersedes: int | None = None
+    """The earlier version this one replaced (an edit keeps the old one as `superseded`)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+MEMORY_SORT_COLUMNS = (
+    "occurred_at",
+    "created_at",
+    "kind",
+    "text",
+    "source_type",
+    "trust",
+    "status",
+    "speaker",
+    "pinned",
+    "access_count",
+    "last_accessed_at",
+    "id",
+)
+
+
+@dataclass(frozen=True)
+class MemoryFilter:
+    """Which memories to list (`Assistant.memory.query` / `.count`); None means any.
+
+    `since`/`until` bound `occurred_at` (a date includes its whole day); `text` is a full-text search
+    (every word must match, the last one as a prefix); `sort` is one of MEMORY_SORT_COLUMNS, and with
+    `facts_first` facts come before episodes and chunks whatever the sort.
+    """
+
+    kind: str | None = None
+    source_type: str | None = None
+    trust: str | None = None
+    status: str | None = None
+    since: date | datetime | None = None
+    until: date | datetime | None = None
+    text: str | None = None
+    speaker: str | None = None
+    sort: str = "occurred_at"
+    descending: bool = True
+    facts_first: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,3 +221,42 @@ class RecalledMemory:
 
     def to_json(self) -> dict[str, Any]:
         return {"memory": self.memory.to_json(), "score": self.score, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Where an import stands; sent to the `progress` callback of `Assistant.import_`.
+
+    `bytes_*` count file sizes on disk; `current` is the file being read (None between files).
+    """
+
+    files_done: int
+    files_total: int
+    chunks: int
+    bytes_done: int
+    bytes_total: int
+    current: str | None = None
+
+
+@dataclass
+class ImportSummary:
+    """What an import did. `files_imported` counts new and changed files (`files_updated` the
+    changed ones, whose old chunks were replaced); `files_skipped` the unchanged ones;
+    `files_unsupported` the (path, reason) of files no importer reads; `files_failed` the
+    (path, message) of files that could not be imported (the rest of the job went on)."""
+
+    files_imported: int = 0
+    files_updated: int = 0
+    files_skipped: int = 0
+    files_failed: list[tuple[str, str]] = field(default_factory=list)
+    files_unsupported: list[tuple[str, str]] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    cancelled: bool = False
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["files_failed"] = [{"path": p, "error": m} for p, m in self.files_failed]
+        data["files_unsupported"] = [{"path": p, "reason": r} for p, r in self.files_unsupported]
+        return data

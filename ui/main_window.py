@@ -1,39 +1,47 @@
-"""The main window: a conversation list and a chat view that streams replies from the model.
+"""The main window: conversations on the left, the chat in the middle, the memory inspector docked
+on the right; the setup panel instead of the chat until a model is loaded.
 
-Every core call runs through `ui.tasks` lanes; this module only touches widgets.
+Every core call runs through `ui.tasks` lanes; this module only touches widgets. Lanes: `model`
+(llama.cpp, torch, the encoder: one at a time), `io` (quick database reads and row edits, so the
+window stays current while a reply streams) and `import` (an import runs beside the chat).
 """
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt
-from PySide6.QtGui import (
-    QAction,
-    QKeySequence,
-    QShortcut,
-    QTextBlockFormat,
-    QTextCharFormat,
-    QTextCursor,
-)
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTextBrowser,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from assistant import Assistant, CancelToken
-from assistant.types import Conversation, Message, Reply
+from assistant.types import Conversation, Message, RecalledMemory, Reply
+from ui.chat_view import ChatView, MessageView
+from ui.conversation_panel import ConversationPanel
+from ui.import_dialog import ImportDialog
+from ui.inspector import MemoryInspector
+from ui.settings_dialog import SettingsDialog
+from ui.setup_panel import SetupPanel
+from ui.style import STYLE_SHEET
 from ui.tasks import Lane, Task
+
+WELCOME = (
+    "<h2>Welcome to Mneme</h2><p>Ask anything. Mneme remembers what you tell it, on this "
+    "machine only, and shows which memories it used under each answer.</p>"
+    "<p><b>Ctrl+Enter</b> send · <b>Esc</b> stop · <b>Ctrl+N</b> new chat · <b>Ctrl+F</b> search · "
+    "<b>Ctrl+Shift+M</b> memory · <b>Ctrl+I</b> import</p>"
+)
+INCOGNITO_NOTICE = "🕶 Incognito: nothing in this conversation is remembered or learned."
 
 
 class MainWindow(QMainWindow):
@@ -42,179 +50,360 @@ class MainWindow(QMainWindow):
         self.assistant = assistant
         self.model_lane = Lane("model")
         self.io_lane = Lane("io")
+        self.import_lane = Lane("import")
         self.conversation_id: int | None = None
+        self.incognito_next = False
+        self.editing_message_id: int | None = None
         self._cancel: CancelToken | None = None
         self.reply_task: Task | None = None
+        self._streaming: MessageView | None = None
+        self.import_dialog: ImportDialog | None = None
         self.setWindowTitle("Mneme")
-        self.resize(1000, 700)
+        self.resize(1280, 800)
+        self.setStyleSheet(STYLE_SHEET)
         self._build()
-        self.refresh_conversations()
+        self.conversations.refresh()
         self._show_model_status()
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        self.conversation_list = QListWidget()
-        self.conversation_list.itemSelectionChanged.connect(self._conversation_selected)
-        self.new_button = QPushButton("New chat")
-        self.new_button.clicked.connect(self.new_chat)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.addWidget(self.new_button)
-        left_layout.addWidget(self.conversation_list)
+        self.conversations = ConversationPanel(self.assistant, self.io_lane)
+        self.conversations.conversation_chosen.connect(self.open_conversation)
+        self.conversations.new_requested.connect(self.new_chat)
+        self.conversations.conversation_deleted.connect(self._conversation_deleted)
+        self.conversations.error.connect(self.show_error)
 
-        self.transcript = QTextBrowser()
-        self.transcript.setOpenExternalLinks(False)
+        self.chat = ChatView()
+        self.chat.memory_clicked.connect(self.show_memory)
+        self.chat.edit_requested.connect(self.start_edit)
+        self.chat.regenerate_requested.connect(self.regenerate)
+        self.chat.feedback_given.connect(self.give_feedback)
+        self.incognito_label = QLabel(INCOGNITO_NOTICE)
+        self.incognito_label.setObjectName("incognitoBanner")
+        self.incognito_label.hide()
+        self.edit_label = QLabel("Editing a sent message: Ctrl+Enter sends it again.")
+        self.edit_label.setObjectName("editBanner")
+        self.edit_label.hide()
         self.input = QPlainTextEdit()
+        self.input.setObjectName("input")
         self.input.setPlaceholderText("Message Mneme (Ctrl+Enter to send, Esc to stop)")
-        self.input.setMaximumHeight(120)
+        self.input.setMaximumHeight(110)
         self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("primary")
         self.send_button.clicked.connect(self.send)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
+        self.cancel_edit_button = QPushButton("Cancel edit")
+        self.cancel_edit_button.hide()
+        self.cancel_edit_button.clicked.connect(self.cancel_edit)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.edit_label)
         buttons.addStretch(1)
+        buttons.addWidget(self.cancel_edit_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.send_button)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.transcript, 1)
-        right_layout.addWidget(self.input)
-        right_layout.addLayout(buttons)
+        chat_page = self.chat_page = QWidget()
+        chat_layout = QVBoxLayout(chat_page)
+        chat_layout.setContentsMargins(0, 0, 0, 8)
+        chat_layout.addWidget(self.incognito_label)
+        chat_layout.addWidget(self.chat, 1)
+        chat_layout.addWidget(self.input)
+        chat_layout.addLayout(buttons)
+
+        self.setup_panel = SetupPanel(self.assistant, self.model_lane, self.io_lane)
+        self.setup_panel.model_ready.connect(self._model_ready)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(chat_page)
+        self.pages.addWidget(self.setup_panel)
 
         splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
+        splitter.addWidget(self.conversations)
+        splitter.addWidget(self.pages)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([260, 800])
         self.setCentralWidget(splitter)
+
+        self.inspector = MemoryInspector(self.assistant, self.model_lane, self.io_lane)
+        self.inspector.open_conversation.connect(self._open_source)
+        self.inspector.action_done.connect(lambda text: self.statusBar().showMessage(text, 5_000))
+        self.inspector_dock = QDockWidget("Memory", self)
+        self.inspector_dock.setObjectName("inspectorDock")
+        self.inspector_dock.setWidget(self.inspector)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.inspector_dock.hide()
 
         self.model_label = QLabel()
         self.speed_label = QLabel()
         self.statusBar().addPermanentWidget(self.speed_label)
         self.statusBar().addPermanentWidget(self.model_label)
-
-        choose = QAction("Choose model file…", self)
-        choose.triggered.connect(self.choose_model_file)
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(choose)
-        file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        self._build_menus()
 
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.send)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.stop)
-        QShortcut(QKeySequence("Ctrl+N"), self, activated=self.new_chat)
+        QShortcut(QKeySequence("Ctrl+N"), self, activated=lambda: self.new_chat(False))
+        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.focus_search)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.import_action = QAction("Import files…", self)
+        self.import_action.setShortcut(QKeySequence("Ctrl+I"))
+        self.import_action.triggered.connect(self.open_import)
+        file_menu.addAction(self.import_action)
+        choose = QAction("Choose model file…", self)
+        choose.triggered.connect(self.choose_model_file)
+        file_menu.addAction(choose)
+        setup = QAction("Download a model…", self)
+        setup.triggered.connect(lambda: self.pages.setCurrentWidget(self.setup_panel))
+        file_menu.addAction(setup)
+        settings = QAction("Settings…", self)
+        settings.setShortcut(QKeySequence.StandardKey.Preferences)
+        settings.triggered.connect(self.open_settings)
+        file_menu.addAction(settings)
+        file_menu.addSeparator()
+        file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        view_menu = self.menuBar().addMenu("&View")
+        self.inspector_action = QAction("Memory inspector", self)
+        self.inspector_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.inspector_action.triggered.connect(self.toggle_inspector)
+        view_menu.addAction(self.inspector_action)
 
     # -- conversations ----------------------------------------------------------------------
-    def refresh_conversations(self) -> Task:
-        return (
-            self.io_lane.submit(lambda task: self.assistant.conversations())
-            .success(self._show_conversations)
-            .failure(self.show_error)
-        )
+    def open_conversation(self, conversation_id: int) -> Task | None:
+        if self.reply_task is not None:
+            self.conversations.select(self.conversation_id)
+            return None
+        self.cancel_edit()
+        self.conversation_id = conversation_id
+        self.conversations.select(conversation_id)
 
-    def _show_conversations(self, conversations: list[Conversation]) -> None:
-        self.conversation_list.blockSignals(True)
-        self.conversation_list.clear()
-        for conversation in conversations:
-            item = QListWidgetItem(conversation.title)
-            item.setData(Qt.ItemDataRole.UserRole, conversation.id)
-            self.conversation_list.addItem(item)
-            if conversation.id == self.conversation_id:
-                item.setSelected(True)
-        self.conversation_list.blockSignals(False)
+        def load(task: Task) -> tuple[Conversation, list[tuple[Message, list[RecalledMemory]]]]:
+            conversation = self.assistant.conversation(conversation_id)
+            messages = self.assistant.messages(conversation_id)
+            return conversation, [
+                (m, self.assistant.memories_used(m.id) if m.role == "assistant" else [])
+                for m in messages
+            ]
 
-    def _conversation_selected(self) -> None:
-        items = self.conversation_list.selectedItems()
-        if not items or self.reply_task is not None:
-            return
-        self.conversation_id = int(items[0].data(Qt.ItemDataRole.UserRole))
-        chosen = self.conversation_id
-        self.io_lane.submit(lambda task: self.assistant.messages(chosen)).success(
-            self._show_messages
-        ).failure(self.show_error)
+        return self.io_lane.submit(load).success(self._show_messages).failure(self.show_error)
 
-    def _show_messages(self, messages: list[Message]) -> None:
-        self.transcript.clear()
-        for message in messages:
-            self._append_turn(message.role, message.content)
+    def _show_messages(
+        self, loaded: tuple[Conversation, list[tuple[Message, list[RecalledMemory]]]]
+    ) -> None:
+        conversation, messages = loaded
+        if conversation.id != self.conversation_id:
+            return  # the user moved on while it loaded
+        self.chat.clear()
+        self.incognito_label.setVisible(conversation.incognito)
+        for message, used in messages:
+            view = self.chat.add_message(message.role, message.content, message.id)
+            view.set_memories(used)
+        if not messages:
+            self.chat.show_notice(WELCOME)
 
-    def new_chat(self) -> None:
+    def new_chat(self, incognito: bool = False) -> None:
         if self.reply_task is not None:
             return
+        self.cancel_edit()
         self.conversation_id = None
-        self.conversation_list.clearSelection()
-        self.transcript.clear()
+        self.incognito_next = incognito
+        self.conversations.select(None)
+        self.chat.clear()
+        self.incognito_label.setVisible(incognito)
+        self.chat.show_notice(WELCOME)
         self.input.setFocus()
 
+    def focus_search(self) -> None:
+        self.conversations.search.setFocus()
+        self.conversations.search.selectAll()
+
+    def _conversation_deleted(self, conversation_id: int) -> None:
+        if conversation_id == self.conversation_id:
+            self.new_chat(False)
+        self.inspector.refresh()
+
+    def _open_source(self, conversation_id: int, message_id: int) -> None:
+        self.open_conversation(conversation_id)
+
     # -- chatting ---------------------------------------------------------------------------
-    def send(self) -> None:
+    def send(self) -> Task | None:
         text = self.input.toPlainText().strip()
-        if not text or self.reply_task is not None:
-            return
+        if (
+            not text
+            or self.reply_task is not None
+            or self.pages.currentWidget() is not self.chat_page
+        ):
+            return None
+        editing = self.editing_message_id
+        if editing is not None:
+            self.chat.remove_from(editing)
         self.input.clear()
-        self._append_turn("user", text)
-        self._append_turn("assistant", "")
+        self.cancel_edit()
+        self.chat.add_message("user", text)
+        return self._start_reply(text, editing=editing)
+
+    def regenerate(self) -> Task | None:
+        if self.reply_task is not None or self.conversation_id is None:
+            return None
+        users = [v for v in self.chat.messages if v.role == "user" and v.message_id is not None]
+        if not users:
+            return None
+        last_user = users[-1]
+        text = last_user.text
+        self.chat.remove_from(last_user.message_id or 0)
+        self.chat.add_message("user", text)
+        return self._start_reply(text, regenerate=True)
+
+    def _start_reply(
+        self, text: str, *, editing: int | None = None, regenerate: bool = False
+    ) -> Task:
+        self._streaming = self.chat.add_message("assistant")
+        # Keyboard focus stays in the input (the user may type the next message while this one
+        # streams); a focused button that gets disabled would otherwise leave no focus at all.
+        self.input.setFocus()
         self._set_busy(True)
         cancel = self._cancel = CancelToken()
         conversation_id = self.conversation_id
+        incognito = self.incognito_next
 
         def work(task: Task) -> Reply | None:
-            stream = self.assistant.reply(conversation_id, text, cancel=cancel)
+            if editing is not None:
+                stream = self.assistant.edit_message(editing, text, cancel=cancel)
+            elif regenerate and conversation_id is not None:
+                stream = self.assistant.regenerate(conversation_id, cancel=cancel)
+            else:
+                target = conversation_id
+                if target is None and incognito:
+                    target = self.assistant.new_conversation(incognito=True).id
+                stream = self.assistant.reply(target, text, cancel=cancel)
+            task.emit_progress((stream.conversation.id, stream.user_message.id, stream.memories))
             for piece in stream:
                 task.emit_token(piece)
             return stream.result
 
         self.reply_task = (
             self.model_lane.submit(work)
+            .on_progress(self._reply_started)
             .on_token(self._append_token)
             .success(self._reply_finished)
-            .failure(self.show_error)
+            .failure(self._reply_failed)
             .done(lambda: self._set_busy(False))
         )
+        return self.reply_task
 
     def stop(self) -> None:
         if self._cancel is not None:
             self._cancel.cancel()
 
+    def _reply_started(self, event: object) -> None:
+        conversation_id, user_message_id, memories = event  # type: ignore[misc]
+        self.conversation_id = conversation_id
+        users = [v for v in self.chat.messages if v.role == "user"]
+        if users:
+            users[-1].message_id = user_message_id
+        self.incognito_next = False
+        self.conversations.current_id = conversation_id
+        if self._streaming is not None:
+            self._streaming.set_memories(list(memories))
+
     def _append_token(self, text: str) -> None:
-        cursor = self.transcript.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text, QTextCharFormat())  # plain, not the bold of the speaker line
-        self.transcript.setTextCursor(cursor)
-        self.transcript.ensureCursorVisible()
+        if self._streaming is not None:
+            self._streaming.append(text)
 
     def _reply_finished(self, reply: Reply | None) -> None:
-        if reply is None:
+        view = self._streaming
+        if reply is None or view is None:
             return
-        self.conversation_id = reply.conversation.id
+        view.message_id = reply.assistant_message.id
+        view.set_text(reply.assistant_message.content)
+        view.set_memories(list(reply.memories))
         stats = reply.stats
         label = f"{stats.tokens_per_second:.1f} tok/s"
         if stats.finish_reason == "cancelled":
             label = "stopped · " + label
+            view.stats_label.setText("stopped")
         self.speed_label.setText(label)
         self.model_label.setText(stats.model)
-        self.refresh_conversations()
+        self.conversations.refresh()
+        if self.inspector_dock.isVisible():
+            self.inspector.refresh()
+
+    def _reply_failed(self, message: str) -> None:
+        if self._streaming is not None:
+            self._streaming.show_error(message)
+        self.statusBar().showMessage(message, 10_000)
+        self.conversations.refresh()
 
     def _set_busy(self, busy: bool) -> None:
         if not busy:
             self.reply_task = None
             self._cancel = None
+            self._streaming = None
         self.send_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
-        self.new_button.setEnabled(not busy)
+        self.conversations.new_button.setEnabled(not busy)
+        self.conversations.incognito_button.setEnabled(not busy)
+        self.chat.set_busy(busy)
 
-    def _append_turn(self, role: str, text: str) -> None:
-        who = "You" if role == "user" else "Mneme"
-        self.transcript.append(f"<p><b>{who}</b></p>")
-        cursor = self.transcript.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-        cursor.insertText(text, QTextCharFormat())
-        self.transcript.setTextCursor(cursor)
+    # -- editing, feedback, memories ----------------------------------------------------------
+    def start_edit(self, message_id: int, text: str) -> None:
+        if self.reply_task is not None:
+            return
+        self.editing_message_id = message_id
+        self.input.setPlainText(text)
+        self.input.setFocus()
+        self.edit_label.show()
+        self.cancel_edit_button.show()
+        self.send_button.setText("Resend")
+
+    def cancel_edit(self) -> None:
+        self.editing_message_id = None
+        self.edit_label.hide()
+        self.cancel_edit_button.hide()
+        self.send_button.setText("Send")
+
+    def give_feedback(self, message_id: int, value: int) -> Task:
+        def done(_: object) -> None:
+            self.statusBar().showMessage(
+                "Thanks: Mneme will learn from this."
+                if value > 0
+                else "Noted: Mneme will learn to recall differently.",
+                5_000,
+            )
+
+        return (
+            self.io_lane.submit(lambda task: self.assistant.feedback(message_id, value))
+            .success(done)
+            .failure(self.show_error)
+        )
+
+    def show_memory(self, memory_id: int) -> None:
+        self.inspector_dock.show()
+        self.inspector.show_memory(memory_id)
+
+    def toggle_inspector(self) -> None:
+        visible = not self.inspector_dock.isVisible()
+        self.inspector_dock.setVisible(visible)
+        if visible:
+            self.inspector.refresh()
 
     def show_error(self, message: str) -> None:
-        self.transcript.append(f'<p style="color:#b00020">⚠ {html.escape(message)}</p>')
-        self.statusBar().showMessage(message, 10_000)
+        self.statusBar().showMessage(f"⚠ {message}", 10_000)
+
+    # -- import and settings ------------------------------------------------------------------
+    def open_import(self) -> ImportDialog:
+        if self.import_dialog is None:
+            self.import_dialog = ImportDialog(self.assistant, self.import_lane, self)
+            self.import_dialog.imported.connect(lambda _: self.inspector.refresh())
+        self.import_dialog.show()
+        self.import_dialog.raise_()
+        return self.import_dialog
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.assistant, self.io_lane, self)
+        dialog.show()
+        return dialog
 
     # -- models -----------------------------------------------------------------------------
     def _show_model_status(self) -> None:
@@ -227,13 +416,19 @@ class MainWindow(QMainWindow):
     def _model_status(self, name: str | None) -> None:
         if name is None:
             self.model_label.setText("no model")
-            self.transcript.setHtml(
-                "<h3>Welcome to Mneme</h3><p>No model is set up yet. Choose a <code>.gguf</code> "
-                "file with <b>File → Choose model file…</b>, or run "
-                "<code>mneme models download REPO FILE</code> in a terminal.</p>"
-            )
+            self.pages.setCurrentWidget(self.setup_panel)
         else:
             self.model_label.setText(name)
+            self.pages.setCurrentIndex(0)
+            if not self.chat.messages:
+                self.chat.show_notice(WELCOME)
+
+    def _model_ready(self, name: str) -> None:
+        self.model_label.setText(name)
+        self.pages.setCurrentIndex(0)
+        if not self.chat.messages:
+            self.chat.show_notice(WELCOME)
+        self.input.setFocus()
 
     def choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model", "", "GGUF models (*.gguf)")
@@ -246,12 +441,14 @@ class MainWindow(QMainWindow):
             self.assistant.models.use(entry.name)
             return self.assistant.load_model()
 
-        return (
-            self.model_lane.submit(work).success(self.model_label.setText).failure(self.show_error)
-        )
+        return self.model_lane.submit(work).success(self._model_ready).failure(self.show_error)
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.stop()
+        if self.import_dialog is not None:
+            self.import_dialog.cancel()
+        self.setup_panel.shutdown()
         self.model_lane.wait()
         self.io_lane.wait()
+        self.import_lane.wait()
         super().closeEvent(event)

@@ -14,6 +14,7 @@ from assistant._version import __version__
 from assistant.cli import (
     bench_commands,
     chat_commands,
+    import_commands,
     memory_commands,
     model_commands,
     other_commands,
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat_commands.register(commands)
     model_commands.register(commands)
     memory_commands.register(commands)
+    import_commands.register(commands)
     bench_commands.register(commands)
     return parser
 

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import HTTPResponse
 from pathlib import Path
+from typing import BinaryIO
 
 from assistant.cancel import Cancelled, CancelToken
 from assistant.errors import ChecksumMismatchError, DownloadError
@@ -203,7 +205,7 @@ def _fetch(
         length = response.headers.get("Content-Length")
         if total is None and length and length.isdigit():
             total = have + int(length)
-        unregister = cancel.on_cancel(response.close) if cancel is not None else None
+        unregister = cancel.on_cancel(_interrupter(response)) if cancel is not None else None
         try:
             with partial.path.open("ab") as sink:
                 last_report = 0.0
@@ -216,11 +218,13 @@ def _fetch(
                         if cancel is not None and cancel.cancelled:
                             raise Cancelled() from None
                         raise ConnectionError("connection closed") from None
+                    if cancel is not None and cancel.cancelled:
+                        # The bytes that did arrive are good: keep them for the resume.
+                        _append(sink, partial, block)
+                        raise Cancelled()
                     if not block:
                         break
-                    sink.write(block)
-                    partial.digest.update(block)
-                    partial.size += len(block)
+                    _append(sink, partial, block)
                     have = partial.size
                     now = time.monotonic()
                     if progress is not None and now - last_report >= 0.1:
@@ -234,6 +238,32 @@ def _fetch(
     if total is not None and have < total:
         raise ConnectionError(f"connection closed at {have} of {total} bytes")
     return total, True
+
+
+def _append(sink: BinaryIO, partial: _PartFile, block: bytes) -> None:
+    sink.write(block)
+    partial.digest.update(block)
+    partial.size += len(block)
+
+
+def _interrupter(response: HTTPResponse) -> Callable[[], None]:
+    """A cancel callback that wakes a read blocked on a stalled connection.
+
+    Not `response.close()`: the buffered reader's close waits for the lock the blocked read holds,
+    so the cancelling thread (the UI's) would hang until the network delivered. Shutting the socket
+    down makes the blocked read return at once with what it has.
+    """
+    raw = getattr(getattr(response, "fp", None), "raw", None)
+    sock = getattr(raw, "_sock", None)
+
+    def interrupt() -> None:
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                # The plain socket's shutdown, also for TLS: the SSL layer's would drop its state
+                # under the reading thread.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    return interrupt
 
 
 def _http_error(url: str, error: urllib.error.HTTPError) -> DownloadError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from pathlib import Path
@@ -10,8 +11,9 @@ from assistant.cancel import CancelToken
 from assistant.config import ConfigStore, Settings
 from assistant.engine.download import Downloaded, Progress, download, huggingface_url
 from assistant.engine.gguf_file import inspect_gguf
+from assistant.engine.recommended import download_target, recommended
 from assistant.errors import ConfigError, ModelError, NoModelError, NotFoundError
-from assistant.types import ModelEntry
+from assistant.types import MachineMemory, ModelEntry, RecommendedModel
 
 _NAME = re.compile(r"^[\w.@+-]{1,80}$")
 _REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -114,7 +116,7 @@ class ModelCatalog:
         url = huggingface_url(
             repo_id, filename, revision=revision, endpoint=settings.download_endpoint
         )
-        target = self._models_dir / repo_id.replace("/", "--") / Path(filename).name
+        target = download_target(self._models_dir, repo_id, filename)
         result = download(
             url,
             target,
@@ -124,6 +126,23 @@ class ModelCatalog:
             cancel=cancel,
         )
         return self.add_file(result.path, name or target.stem), result
+
+    def recommended(
+        self, *, n_ctx: int | None = None, machine: MachineMemory | None = None
+    ) -> builtins.list[RecommendedModel]:
+        """The shipped small models, each with whether it fits this machine at `n_ctx` (default:
+        the setting) and whether it is downloaded or partly downloaded.
+
+        Reads RAM and, where cheap, free VRAM (`machine()`): call it off the UI thread.
+        """
+        context = self._config.load().n_ctx if n_ctx is None else n_ctx
+        return recommended(self._models_dir, context, machine or self.machine())
+
+    def machine(self) -> MachineMemory:
+        """This machine's RAM and (when an NVIDIA driver answers) free VRAM, read now."""
+        from assistant.engine.hardware import machine_memory
+
+        return machine_memory()
 
     def _add(self, name: str, entry: dict[str, str | None]) -> ModelEntry:
         if not _NAME.match(name):

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from assistant.cancel import CancelToken
+from assistant.errors import MnemeError
+from assistant.memory import browse
 from assistant.memory.encoder import Encoder
 from assistant.memory.learn import Signal, TrainingReport, load_signals, record_signals, train
 from assistant.memory.pool import POOL_STATE_NAME, MemoryPool
@@ -24,7 +26,7 @@ from assistant.memory.recall import Recaller
 from assistant.memory.store import MemoryStore, NewMemory
 from assistant.storage.conversations import now_iso
 from assistant.storage.database import EncryptedDatabase
-from assistant.types import Memory, RecalledMemory
+from assistant.types import Memory, MemoryFilter, RecalledMemory
 
 Progress = Callable[[int, int], None]
 RECHECK_S = 30.0
@@ -95,9 +97,60 @@ class MemoryApi:
         return memory
 
     def forget(self, memory_id: int) -> None:
-        """Delete the memory with its FTS entry, vectors, pool row and the signals naming it."""
-        self.store.delete(memory_id)
+        """Delete the memory and all its versions, with their FTS entries, vectors, windows, pool
+        rows, reply links and the signals naming them. Raises NotFoundError for an unknown id."""
+        self.store.get(memory_id)
+        self.forget_many([memory_id])
+
+    def forget_many(self, ids: Sequence[int]) -> int:
+        """`forget` for several memories in one transaction; unknown ids are skipped.
+        Returns how many rows went (older versions included)."""
+        everything = browse.ids_with_versions(self._database(), ids)
+        removed = self.store.delete_many(everything)
+        if everything:
+            self._changed(everything)
+        return removed
+
+    def forget_source(
+        self,
+        *,
+        conversation_id: int | None = None,
+        source_type: str | None = None,
+        source_ref: str | None = None,
+        speaker: str | None = None,
+    ) -> int:
+        """Forget everything from one source: a conversation, a document path (all its pages), an
+        email Message-ID, a sender/speaker. Given criteria must all hold. Returns rows removed."""
+        ids = browse.source_ids(
+            self._database(),
+            conversation_id=conversation_id,
+            source_type=source_type,
+            source_ref=source_ref,
+            speaker=speaker,
+        )
+        return self.forget_many(ids)
+
+    def edit(self, memory_id: int, text: str) -> Memory:
+        """Replace the memory's text with a new version (returned); the old one stays in its
+        history as `superseded`. The new version gets its vectors on the next sync."""
+        memory = browse.edit(self._database(), memory_id, text)
+        self._changed([memory_id, memory.id])
+        return memory
+
+    def accept(self, memory_id: int, text: str | None = None) -> Memory:
+        """Accept a memory from the review inbox (active, trust "user-confirmed"), edited first
+        when `text` is given. Returns the accepted memory (a new version if edited)."""
+        if text is not None and text.strip() != self.store.get(memory_id).text:
+            memory_id = browse.edit(self._database(), memory_id, text).id
+        memory = browse.accept(self._database(), memory_id)
         self._changed([memory_id])
+        return memory
+
+    def reject(self, memory_id: int) -> None:
+        """Delete a proposed memory from the review inbox completely."""
+        if self.store.get(memory_id).status != "inbox":
+            raise MnemeError(f"Memory {memory_id} is not waiting in the review inbox.")
+        self.forget(memory_id)
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, memory_id: int) -> Memory:
@@ -112,6 +165,41 @@ class MemoryApi:
         offset: int = 0,
     ) -> list[Memory]:
         return self.store.rows(kind=kind, status=status, limit=limit, offset=offset)
+
+    def query(
+        self, memory_filter: MemoryFilter | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Memory]:
+        """A page of memories matching the filter (facts first, then its sort). Fast on large
+        sets; see assistant.memory.browse."""
+        memory_filter = memory_filter or MemoryFilter()
+        browse.check_filter(memory_filter)
+        return browse.query(self._database(), memory_filter, limit, offset)
+
+    def count(self, memory_filter: MemoryFilter | None = None) -> int:
+        memory_filter = memory_filter or MemoryFilter()
+        browse.check_filter(memory_filter)
+        return browse.count(self._database(), memory_filter)
+
+    def history(self, memory_id: int) -> list[Memory]:
+        """Every version of a memory (edits), newest first."""
+        return browse.history(self._database(), memory_id)
+
+    def inbox(self) -> list[Memory]:
+        """Proposed memories waiting for review, newest first."""
+        return self.query(MemoryFilter(status="inbox", facts_first=False), limit=10_000)
+
+    def learned_since(self, when: datetime) -> list[Memory]:
+        """Memories added, edited or accepted since `when` (naive means local time)."""
+        return browse.learned_since(self._database(), when)
+
+    def last_recall(self, memory_id: int) -> dict[str, Any] | None:
+        """Why the memory was recalled last time: message_id, conversation_id, rank, score,
+        reasons, created_at of the newest reply it went into; None if never used."""
+        return browse.last_recall(self._database(), memory_id)
+
+    def provenance(self, memory_id: int) -> dict[str, Any]:
+        """Where the memory came from; see assistant.memory.browse.provenance."""
+        return browse.provenance(self._database(), self.store.get(memory_id))
 
     def search(self, text: str, limit: int = 20) -> list[Memory]:
         """Keyword search (FTS5), best match first; needs no encoder."""

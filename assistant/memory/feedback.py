@@ -9,6 +9,7 @@ bounded per run, and turned into a learning signal.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from assistant.engine.base import ChatMessage
 from assistant.errors import MnemeError, NotFoundError
 from assistant.memory.learn import Signal
 from assistant.memory.prompt import with_memories
+from assistant.memory.store import MemoryStore
 from assistant.storage.database import EncryptedDatabase
 from assistant.types import Memory, RecalledMemory
 
@@ -39,10 +41,26 @@ def record_reply_memories(
         return
     with database.write() as db:
         db.conn.executemany(
-            "INSERT OR REPLACE INTO reply_memories (message_id, memory_id, rank, score)"
-            " VALUES (?, ?, ?, ?)",
-            [(message_id, r.memory.id, rank, r.score) for rank, r in enumerate(used)],
+            "INSERT OR REPLACE INTO reply_memories (message_id, memory_id, rank, score, reasons)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (message_id, r.memory.id, rank, r.score, json.dumps(list(r.reasons)))
+                for rank, r in enumerate(used)
+            ],
         )
+
+
+def used_memories(
+    database: EncryptedDatabase, store: MemoryStore, message_id: int
+) -> list[RecalledMemory]:
+    """The memories recorded for a reply, in prompt order (those deleted since are gone)."""
+    with database.read() as db:
+        rows = db.execute(
+            "SELECT memory_id, score FROM reply_memories WHERE message_id = ? ORDER BY rank",
+            [message_id],
+        ).fetchall()
+    found = store.get_many(row[0] for row in rows)
+    return [RecalledMemory(found[m], float(score)) for m, score in rows if m in found]
 
 
 def feedback_signal(database: EncryptedDatabase, message_id: int, value: int) -> Signal:

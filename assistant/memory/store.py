@@ -218,6 +218,63 @@ class MemoryStore:
         if cursor.rowcount == 0:
             raise NotFoundError(f"There is no memory {memory_id}.")
 
+    def delete_many(self, ids: Iterable[int]) -> int:
+        """Remove rows in one transaction; returns how many existed.
+
+        Triggers and cascades remove their FTS entries, vectors, windows, reply links and the
+        learning signals naming them; the context windows of their session neighbours (which quote
+        their text) are rewritten without them and lose their window vectors.
+        """
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        if not wanted:
+            return 0
+        gone = set(wanted)
+        removed = 0
+        with self._database.write() as db:
+            affected: dict[str, set[int]] = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sessions = db.execute(
+                    f"SELECT DISTINCT session FROM memories WHERE id IN ({marks})"
+                    " AND session IS NOT NULL",
+                    chunk,
+                ).fetchall()
+                for (session,) in sessions:
+                    if session in affected:
+                        continue
+                    order = _session_order(db, session)
+                    near: set[int] = set()
+                    for index, memory_id in enumerate(order):
+                        if memory_id in gone:
+                            near.update(order[max(0, index - WINDOW) : index + WINDOW + 1])
+                    affected[session] = near - gone
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                cursor = db.execute(f"DELETE FROM memories WHERE id IN ({marks})", chunk)
+                removed += max(cursor.rowcount, 0)
+            self._word_counts.rows_changed(removed=True)
+            for session, near in affected.items():
+                if near:
+                    self._rewrite_windows(db, session, near)
+        return removed
+
+    def _rewrite_windows(self, db: Any, session: str, ids: set[int]) -> None:
+        turns = db.execute(
+            "SELECT id, text FROM memories WHERE session = ? ORDER BY position, id", [session]
+        ).fetchall()
+        texts = []
+        for index, (memory_id, _) in enumerate(turns):
+            if memory_id in ids:
+                around = turns[max(0, index - WINDOW) : index + WINDOW + 1]
+                texts.append((" ".join(text for _, text in around), memory_id))
+        db.conn.executemany("UPDATE memory_windows SET text = ? WHERE memory_id = ?", texts)
+        db.conn.executemany(
+            "DELETE FROM memory_vectors WHERE variant = 'window' AND memory_id = ?",
+            [(memory_id,) for _, memory_id in texts],
+        )
+
     def touch(self, ids: Sequence[int]) -> None:
         if not ids:
             return
@@ -344,6 +401,13 @@ class MemoryStore:
             )
 
 
+def _session_order(db: Any, session: str) -> list[int]:
+    rows = db.execute(
+        "SELECT id FROM memories WHERE session = ? ORDER BY position, id", [session]
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
 def memory_from_row(row: dict[str, Any]) -> Memory:
     return Memory(
         id=row["id"],
@@ -365,4 +429,5 @@ def memory_from_row(row: dict[str, Any]) -> Memory:
         status=row["status"],
         access_count=row["access_count"],
         last_accessed_at=row["last_accessed_at"],
+        supersedes=row.get("supersedes"),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from assistant.errors import NotFoundError
 from assistant.storage.database import EncryptedDatabase
-from assistant.types import Conversation, Message
+from assistant.types import Conversation, ConversationMatch, Message
 
 TITLE_LIMIT = 80
 
@@ -110,6 +110,63 @@ class ConversationStore:
             )
             return [_message(row) for row in rows]
 
+    def search(self, text: str, limit: int = 50) -> list[ConversationMatch]:
+        """Conversations whose title or messages contain `text` (case-insensitive), newest first.
+
+        A plain substring scan (LIKE with escaped wildcards): exact for any characters the user
+        types, and fast enough for the messages one person writes.
+        """
+        needle = " ".join(text.split())
+        if not needle:
+            return []
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._database.read() as db:
+            rows = list(
+                db.query(
+                    "SELECT c.*, m.id AS message_id, m.content AS content FROM conversations c"
+                    " LEFT JOIN messages m ON m.id = ("
+                    "   SELECT id FROM messages WHERE conversation_id = c.id"
+                    "   AND content LIKE :p ESCAPE '\\' ORDER BY id DESC LIMIT 1)"
+                    " WHERE c.title LIKE :p ESCAPE '\\' OR m.id IS NOT NULL"
+                    " ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit",
+                    {"p": pattern, "limit": limit},
+                )
+            )
+        return [
+            ConversationMatch(
+                _conversation(row),
+                row["message_id"],
+                _snippet(row["content"], needle) if row["content"] else row["title"],
+            )
+            for row in rows
+        ]
+
+    def messages_from(self, conversation_id: int, message_id: int) -> list[int]:
+        """Ids of `message_id` and every later message of the conversation."""
+        with self._database.read() as db:
+            rows = db.execute(
+                "SELECT id FROM messages WHERE conversation_id = ? AND id >= ? ORDER BY id",
+                [conversation_id, message_id],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def delete_messages(self, conversation_id: int, message_ids: list[int]) -> None:
+        with self._database.write() as db:
+            db.conn.executemany(
+                "DELETE FROM messages WHERE conversation_id = ? AND id = ?",
+                [(conversation_id, i) for i in message_ids],
+            )
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", [now_iso(), conversation_id]
+            )
+
+    def message(self, message_id: int) -> Message:
+        with self._database.read() as db:
+            rows = list(db.query("SELECT * FROM messages WHERE id = ?", [message_id]))
+        if not rows:
+            raise NotFoundError(f"There is no message {message_id}.")
+        return _message(rows[0])
+
     def count(self) -> dict[str, int]:
         with self._database.read() as db:
             return {
@@ -138,3 +195,14 @@ def _message(row: dict[str, Any]) -> Message:
         model=row["model"],
         finish_reason=row["finish_reason"],
     )
+
+
+def _snippet(content: str, needle: str, width: int = 80) -> str:
+    """The text around the first occurrence of `needle`, on one line."""
+    flat = " ".join(content.split())
+    at = flat.lower().find(needle.lower())
+    if at < 0:
+        return flat[:width]
+    start = max(0, at - width // 3)
+    end = min(len(flat), at + len(needle) + width)
+    return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")

@@ -225,3 +225,53 @@ def m004_memory_windows(db: sqlite_utils.Database) -> None:
         "VALUES ('delete', old.memory_id, old.text); "
         "INSERT INTO memory_windows_fts(rowid, text) VALUES (new.memory_id, new.text); END"
     )
+
+
+@migration
+def m005_memory_browse(db: sqlite_utils.Database) -> None:
+    """The memory inspector: versions of an edited memory (`supersedes` names the version it
+    replaced), why each memory was recalled for a reply, and indexes for browsing with facts first.
+    """
+    db.execute("ALTER TABLE memories ADD COLUMN supersedes INTEGER")
+    db.execute("CREATE INDEX memories_by_supersedes ON memories(supersedes)")
+    db.execute("ALTER TABLE reply_memories ADD COLUMN reasons TEXT")
+    # Browsing sorts by (kind = 'fact') first, then a date: these let a page of the newest
+    # memories come from the index instead of sorting every row.
+    db.execute("CREATE INDEX memories_by_fact_occurred ON memories((kind = 'fact'), occurred_at)")
+    db.execute("CREATE INDEX memories_by_fact_created ON memories((kind = 'fact'), created_at)")
+    db.execute(
+        "CREATE INDEX memories_by_status_fact_occurred "
+        "ON memories(status, (kind = 'fact'), occurred_at)"
+    )
+    db.execute("CREATE INDEX memories_by_created ON memories(created_at)")
+    db.execute("CREATE INDEX memories_by_conversation ON memories(conversation_id)")
+    db.execute("CREATE INDEX memories_by_source ON memories(source_ref)")
+
+
+@migration
+def m006_imported_files(db: sqlite_utils.Database) -> None:
+    """Files imported into memory, with the content hash that makes re-import incremental, and
+    which memories each produced (so a changed file's old chunks are replaced, never duplicated).
+    A memory deleted by other means drops out of `imported_file_memories` by the cascade."""
+    db.execute(
+        """
+        CREATE TABLE imported_files (
+            id INTEGER PRIMARY KEY,
+            path TEXT UNIQUE NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            importer TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE imported_file_memories (
+            file_id INTEGER NOT NULL REFERENCES imported_files(id) ON DELETE CASCADE,
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            PRIMARY KEY (file_id, memory_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX imported_file_memories_by_memory ON imported_file_memories(memory_id)")

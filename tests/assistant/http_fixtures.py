@@ -21,6 +21,10 @@ class FileServerState:
     drops_left: int = 0
     ignore_range: bool = False
     gets: list[str] = field(default_factory=list)  # Range headers seen ("" for none)
+    # Stall: send the file up to this offset, then wait for `release` (a client's cancel is tested
+    # against a connection that delivers nothing).
+    hold_at: int | None = None
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class FileServer:
@@ -102,6 +106,16 @@ class FileServer:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
+                if state.hold_at is not None and start < state.hold_at:
+                    cut = state.hold_at - start
+                    try:
+                        self.wfile.write(body[:cut])
+                        self.wfile.flush()
+                        state.release.wait(30)
+                        self.wfile.write(body[cut:])
+                    except OSError:
+                        pass  # the client gave up on the stalled connection
+                    return
                 self.wfile.write(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -113,6 +127,7 @@ class FileServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.release.set()
         self.server.shutdown()
         self.server.server_close()
 
