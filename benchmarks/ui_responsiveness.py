@@ -79,6 +79,8 @@ class Heartbeat:
         now = time.perf_counter()
         late = (now - self.last) * 1000 - TICK_MS
         self.worst_ms = max(self.worst_ms, late)
+        if late > 30 and os.environ.get("UI_BENCH_TRACE"):
+            print(f"stall {late:.1f} ms at {now:.3f}", flush=True)
         self.last = now
         self.ticks += 1
 
@@ -127,12 +129,20 @@ def wait_for(condition: object, timeout_s: float) -> None:
         raise TimeoutError("the benchmark phase did not finish in time")
 
 
+def finished(task: object) -> object:
+    """A condition that holds once the task's callbacks have all run on the UI thread."""
+    done: list[bool] = []
+    task.done(lambda: done.append(True))  # type: ignore[attr-defined]
+    return lambda: bool(done)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="a GGUF model (default: the tiny test model)")
     parser.add_argument("--replies", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--documents", type=int, default=400)
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (default: the app's)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,10 +162,12 @@ def main() -> int:
         entry = assistant.models.add_file(model)
         assistant.models.use(entry.name)
         assistant.update_settings(max_tokens=args.max_tokens, memory_enabled=False)
+        if args.threads:
+            assistant.update_settings(n_threads=args.threads)
         window = MainWindow(assistant)
         window.show()
         load = window.use_model_file(str(model))
-        wait_for(lambda: load.result is not None or load.error is not None, 300)
+        wait_for(finished(load), 300)
         heartbeat = Heartbeat()
 
         # Streaming.
@@ -164,9 +176,11 @@ def main() -> int:
         started = time.perf_counter()
         for index in range(args.replies):
             window.input.setPlainText(f"Tell me a long story about the {WORDS[index]}.")
+            if os.environ.get("UI_BENCH_TRACE"):
+                print(f"reply {index} starts at {time.perf_counter():.3f}", flush=True)
             task = window.send()
             assert task is not None, "the window refused to send"
-            wait_for(lambda task=task: task.result is not None or task.error is not None, 600)
+            wait_for(finished(task), 600)
             if task.error:
                 raise SystemExit(f"reply failed: {task.error}")
             tokens += task.result.stats.completion_tokens
@@ -181,7 +195,7 @@ def main() -> int:
         heartbeat.start()
         started = time.perf_counter()
         job = dialog.start([str(notes)])
-        wait_for(lambda: job.result is not None or job.error is not None, 900)
+        wait_for(finished(job), 900)
         importing_s = time.perf_counter() - started
         stall_importing = heartbeat.stop()
         if job.error:

@@ -102,7 +102,9 @@ def main() -> int:
             assistant._remember_turn(conversation, message)
             if role == "assistant" and text.startswith("Tell them"):
                 used = [
-                    r for r in assistant.memory.search("penicillin Okafor") if r.kind == "episode"
+                    m
+                    for m in assistant.memory.search("penicillin Okafor")
+                    if m.trust == "user-stated"
                 ]
                 record_reply_memories(
                     assistant._opened_database(),
@@ -129,6 +131,7 @@ def main() -> int:
         dialog.grab().save(str(out / "import-dialog.png"))
         dialog.close()
 
+        window.resize(1600, 860)
         window.show_memory(facts[0].id)
         settle(app)
         settle(app)

@@ -27,7 +27,7 @@ from assistant.types import Conversation, ConversationMatch
 from ui.tasks import Lane, Task
 
 SEARCH_DELAY_MS = 150
-INCOGNITO_MARK = "🕶 "
+INCOGNITO_MARK = "◐ "  # a glyph every common UI font has
 
 
 class ConversationPanel(QWidget):

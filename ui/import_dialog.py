@@ -90,7 +90,14 @@ class ImportDialog(QDialog):
         actions.addWidget(self.start_button)
         actions.addWidget(self.close_button)
 
+        heading = QLabel(
+            "<b>Import documents into memory</b><br>Text, Markdown and HTML files, or whole "
+            "folders. Mneme keeps where each passage came from; imported text is treated as "
+            "data, never as instructions. Importing again skips unchanged files."
+        )
+        heading.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(heading)
         layout.addLayout(choose)
         layout.addWidget(self.path_list, 2)
         layout.addWidget(self.progress_bar)

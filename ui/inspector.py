@@ -8,11 +8,11 @@ thread. Confirmations and text prompts go through `confirm` / `ask_text`, which 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QDate, QObject, QSignalBlocker, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from assistant import Assistant
 from assistant.types import Memory, MemoryFilter
+from ui.learned_pane import LearnedPane
 from ui.memory_detail import COMPLETE, MemoryDetail
 from ui.memory_table import WHEN_COLUMN, MemoryTableModel, list_line
 from ui.tasks import Lane
@@ -137,17 +138,20 @@ class MemoryInspector(QWidget):
             edit.setEnabled(False)
             edit.dateChanged.connect(lambda _: self.apply_filters())
         self.date_range.toggled.connect(self._date_range_toggled)
+        # Two rows, so the dock stays narrow enough to sit beside the chat.
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search, 1)
+        self.refresh_button = QPushButton("Refresh", toolTip="Reload the list (F5)")
+        self.refresh_button.clicked.connect(self.refresh)
+        search_row.addWidget(self.refresh_button)
         filters = QHBoxLayout()
-        filters.addWidget(self.search, 2)
         for widget in (self.kind_filter, self.source_filter, self.trust_filter, self.status_filter):
             filters.addWidget(widget)
         filters.addWidget(self.date_range)
         filters.addWidget(self.since_edit)
         filters.addWidget(QLabel("to"))
         filters.addWidget(self.until_edit)
-        self.refresh_button = QPushButton("Refresh", toolTip="Reload the list (F5)")
-        self.refresh_button.clicked.connect(self.refresh)
-        filters.addWidget(self.refresh_button)
+        filters.addStretch(1)
         QShortcut(QKeySequence.StandardKey.Refresh, self, activated=self.refresh)
 
         self.model = MemoryTableModel(self.assistant, self.io_lane, self)
@@ -180,6 +184,7 @@ class MemoryInspector(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(search_row)
         left_layout.addLayout(filters)
         left_layout.addWidget(self.table)
         left_layout.addWidget(self.count_label)
@@ -239,20 +244,12 @@ class MemoryInspector(QWidget):
         return page
 
     def _build_learned(self) -> QWidget:
-        self.learned_period = QComboBox()
-        self.learned_period.addItem("Today", "today")
-        self.learned_period.addItem("This week", "week")
-        self.learned_period.currentIndexChanged.connect(lambda _: self.refresh_learned())
-        self.learned_list = QListWidget()
-        self.learned_list.setWordWrap(True)
-        self.learned_list.itemActivated.connect(
-            lambda item: self.show_memory(int(item.data(Qt.ItemDataRole.UserRole)))
-        )
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.addWidget(self.learned_period)
-        layout.addWidget(self.learned_list)
-        return page
+        self.learned = LearnedPane(self.assistant, self.io_lane)
+        self.learned.memory_chosen.connect(self.show_memory)
+        self.learned.failed.connect(self.show_error)
+        self.learned_period = self.learned.period
+        self.learned_list = self.learned.list
+        return self.learned
 
     # -- events from the core ----------------------------------------------------------------
     def _listen(self) -> None:
@@ -273,12 +270,22 @@ class MemoryInspector(QWidget):
 
     def _memories_changed(self) -> None:
         """Something changed (a reply, an import, this pane): keep the view current without
-        throwing away a long scroll."""
+        throwing away a long scroll. Hidden, it only notes the change and reloads when shown
+        (an import changes memories hundreds of times)."""
+        if not self.isVisible():
+            self._changed_while_hidden = True
+            return
         self._refresh_side_tabs()
         if self.model.rowCount() <= 200 and not self.model.loading:
             self._reload_keeping_selection()
         else:
             self.count_label.setText(self.count_label.text().split(" · ")[0] + " · changed (F5)")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if getattr(self, "_changed_while_hidden", False):
+            self._changed_while_hidden = False
+            self._memories_changed()
 
     # -- public --------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -575,22 +582,4 @@ class MemoryInspector(QWidget):
         self.model.reload()
 
     def refresh_learned(self) -> None:
-        today = datetime.combine(date.today(), time())
-        start = (
-            today
-            if self.learned_period.currentData() == "today"
-            else today - timedelta(days=today.weekday())
-        )
-        api = self.assistant.memory
-        self.io_lane.submit(lambda task: api.learned_since(start)).success(
-            self._learned_loaded
-        ).failure(self.show_error)
-
-    def _learned_loaded(self, memories: list[Memory]) -> None:
-        self.learned_list.clear()
-        for memory in memories:
-            item = QListWidgetItem(list_line(memory))
-            item.setData(Qt.ItemDataRole.UserRole, memory.id)
-            self.learned_list.addItem(item)
-        if not memories:
-            self.learned_list.addItem("Nothing new in this period.")
+        self.learned.refresh()

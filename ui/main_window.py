@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from assistant import Assistant, CancelToken
 from assistant.types import Conversation, Message, RecalledMemory, Reply
-from ui.chat_view import ChatView, MessageView
+from ui.chat_view import ChatView, MessageEntry
 from ui.conversation_panel import ConversationPanel
 from ui.import_dialog import ImportDialog
 from ui.inspector import MemoryInspector
@@ -41,7 +41,7 @@ WELCOME = (
     "<p><b>Ctrl+Enter</b> send · <b>Esc</b> stop · <b>Ctrl+N</b> new chat · <b>Ctrl+F</b> search · "
     "<b>Ctrl+Shift+M</b> memory · <b>Ctrl+I</b> import</p>"
 )
-INCOGNITO_NOTICE = "🕶 Incognito: nothing in this conversation is remembered or learned."
+INCOGNITO_NOTICE = "◐ Incognito: nothing in this conversation is remembered or learned."
 
 
 class MainWindow(QMainWindow):
@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self.editing_message_id: int | None = None
         self._cancel: CancelToken | None = None
         self.reply_task: Task | None = None
-        self._streaming: MessageView | None = None
+        self._streaming: MessageEntry | None = None
         self.import_dialog: ImportDialog | None = None
         self.setWindowTitle("Mneme")
         self.resize(1280, 800)
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.chat.edit_requested.connect(self.start_edit)
         self.chat.regenerate_requested.connect(self.regenerate)
         self.chat.feedback_given.connect(self.give_feedback)
+        self.chat.copied.connect(lambda _: self.statusBar().showMessage("Copied.", 3_000))
         self.incognito_label = QLabel(INCOGNITO_NOTICE)
         self.incognito_label.setObjectName("incognitoBanner")
         self.incognito_label.hide()
@@ -105,7 +106,7 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.send_button)
         chat_page = self.chat_page = QWidget()
         chat_layout = QVBoxLayout(chat_page)
-        chat_layout.setContentsMargins(0, 0, 0, 8)
+        chat_layout.setContentsMargins(0, 0, 8, 8)
         chat_layout.addWidget(self.incognito_label)
         chat_layout.addWidget(self.chat, 1)
         chat_layout.addWidget(self.input)
@@ -158,7 +159,7 @@ class MainWindow(QMainWindow):
         setup.triggered.connect(lambda: self.pages.setCurrentWidget(self.setup_panel))
         file_menu.addAction(setup)
         settings = QAction("Settings…", self)
-        settings.setShortcut(QKeySequence.StandardKey.Preferences)
+        settings.setShortcut(QKeySequence("Ctrl+,"))
         settings.triggered.connect(self.open_settings)
         file_menu.addAction(settings)
         file_menu.addSeparator()
@@ -197,8 +198,7 @@ class MainWindow(QMainWindow):
         self.chat.clear()
         self.incognito_label.setVisible(conversation.incognito)
         for message, used in messages:
-            view = self.chat.add_message(message.role, message.content, message.id)
-            view.set_memories(used)
+            self.chat.add_message(message.role, message.content, message.id, used)
         if not messages:
             self.chat.show_notice(WELCOME)
 
@@ -301,7 +301,7 @@ class MainWindow(QMainWindow):
         self.conversation_id = conversation_id
         users = [v for v in self.chat.messages if v.role == "user"]
         if users:
-            users[-1].message_id = user_message_id
+            users[-1].set_message_id(user_message_id)
         self.incognito_next = False
         self.conversations.current_id = conversation_id
         if self._streaming is not None:
@@ -316,13 +316,13 @@ class MainWindow(QMainWindow):
         if reply is None or view is None:
             return
         view.message_id = reply.assistant_message.id
+        view.memories = list(reply.memories)
         view.set_text(reply.assistant_message.content)
-        view.set_memories(list(reply.memories))
         stats = reply.stats
         label = f"{stats.tokens_per_second:.1f} tok/s"
         if stats.finish_reason == "cancelled":
             label = "stopped · " + label
-            view.stats_label.setText("stopped")
+            view.set_status("stopped")
         self.speed_label.setText(label)
         self.model_label.setText(stats.model)
         self.conversations.refresh()
@@ -344,7 +344,6 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(busy)
         self.conversations.new_button.setEnabled(not busy)
         self.conversations.incognito_button.setEnabled(not busy)
-        self.chat.set_busy(busy)
 
     # -- editing, feedback, memories ----------------------------------------------------------
     def start_edit(self, message_id: int, text: str) -> None:
@@ -379,14 +378,21 @@ class MainWindow(QMainWindow):
         )
 
     def show_memory(self, memory_id: int) -> None:
-        self.inspector_dock.show()
+        self._show_inspector()
         self.inspector.show_memory(memory_id)
 
     def toggle_inspector(self) -> None:
-        visible = not self.inspector_dock.isVisible()
-        self.inspector_dock.setVisible(visible)
-        if visible:
+        if self.inspector_dock.isVisible():
+            self.inspector_dock.hide()
+        else:
+            self._show_inspector()
             self.inspector.refresh()
+
+    def _show_inspector(self) -> None:
+        if not self.inspector_dock.isVisible():
+            self.inspector_dock.show()
+            # Half the window for the inspector; the chat keeps the rest.
+            self.resizeDocks([self.inspector_dock], [self.width() // 2], Qt.Orientation.Horizontal)
 
     def show_error(self, message: str) -> None:
         self.statusBar().showMessage(f"⚠ {message}", 10_000)

@@ -234,7 +234,7 @@ class MemoryTableModel(QAbstractTableModel):
             if name == "occurred_at":
                 return short_date(memory.occurred_at)
             if name == "pinned":
-                return "📌" if memory.pinned else ""
+                return "✓" if memory.pinned else ""
             return getattr(memory, name) or ""
         if role == Qt.ItemDataRole.ToolTipRole and name == "text":
             return memory.text[:2000]

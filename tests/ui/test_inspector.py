@@ -135,7 +135,7 @@ def test_edit_pin_and_delete(qtbot, plain: Assistant, lanes) -> None:
     qtbot.waitUntil(
         lambda: (
             (row := inspector.model.row_of(ids["fact"])) is not None
-            and inspector.model.index(row, 6).data() == "📌"
+            and inspector.model.index(row, 6).data() == "✓"
         ),
         timeout=WAIT,
     )

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QGuiApplication, QTextDocument
 from PySide6.QtWidgets import QApplication
 
 from assistant import Assistant
-from ui.chat_view import MessageView
+from ui.chat_view import ChatView
+from ui.conversation_panel import INCOGNITO_MARK
 from ui.main_window import MainWindow
 from ui.tasks import Task
 
@@ -60,6 +61,18 @@ def press(qtbot, window: MainWindow, key: Qt.Key, modifier=Qt.KeyboardModifier.N
     qtbot.keyClick(window, key, modifier)
 
 
+def click(window: MainWindow, link: str) -> None:
+    """Click a link of the transcript, as the user does (it must be shown)."""
+    assert f'href="{link}"' in window.chat.toHtml(), link
+    window.chat.anchorClicked.emit(QUrl(link))
+
+
+def rendered(markdown: str) -> str:
+    document = QTextDocument()
+    document.setMarkdown(markdown)
+    return document.toPlainText().strip()
+
+
 def bodies(window: MainWindow) -> list[tuple[str, str]]:
     return [(view.role, view.text) for view in window.chat.messages]
 
@@ -72,7 +85,7 @@ def test_send_streams_a_reply_and_stores_it(
     reply_text = "".join(tokens)
     assert len(tokens) > 1
     assert bodies(window) == [("user", "Hello from the window"), ("assistant", reply_text)]
-    assert window.chat.messages[-1].body.text() == reply_text  # rendered, not just buffered
+    assert rendered(reply_text) in window.chat.toPlainText()  # rendered, not just buffered
     assert window.send_button.isEnabled() and not window.stop_button.isEnabled()
     assert "tok/s" in window.speed_label.text()
     (conversation,) = assistant.conversations()
@@ -133,7 +146,8 @@ def test_stop_ends_the_reply_mid_stream(
     assert last.finish_reason == "cancelled"
     assert len(tokens) < 900
     assert "stopped" in window.speed_label.text()
-    assert window.chat.messages[-1].stats_label.text() == "stopped"
+    assert window.chat.messages[-1].status == "stopped"
+    assert "stopped" in window.chat.toPlainText()
 
 
 def test_follow_up_goes_to_the_same_conversation(
@@ -162,7 +176,7 @@ def test_edit_a_sent_message_and_resend(qtbot, window: MainWindow, assistant: As
     send(qtbot, window, "I live in Porto")
     send(qtbot, window, "And I like tea")
     first_user = window.chat.messages[0]
-    first_user.edit_button.click()
+    click(window, f"mneme:edit/{first_user.message_id}")
     assert window.input.toPlainText() == "I live in Porto"
     assert window.send_button.text() == "Resend"
     window.input.setPlainText("I live in Lyon")
@@ -181,10 +195,10 @@ def test_regenerate_replaces_the_last_answer(
 ) -> None:
     send(qtbot, window, "Say something")
     answer = window.chat.messages[-1]
-    assert answer.regenerate_button.isVisibleTo(window)
-    assert not window.chat.messages[0].regenerate_button.isVisibleTo(window)
+    assert f"mneme:regenerate/{answer.message_id}" in window.chat.links(answer)
+    assert not any("regenerate" in link for link in window.chat.links(window.chat.messages[0]))
     assistant.update_settings(max_tokens=3)  # told apart from the first answer by its length
-    answer.regenerate_button.click()
+    click(window, f"mneme:regenerate/{answer.message_id}")
     task = window.reply_task
     wait(qtbot, task)
     (conversation,) = assistant.conversations()
@@ -204,7 +218,7 @@ def test_incognito_chat_is_marked_and_leaves_no_memory(
     assert conversation.incognito
     assert assistant.memory.search("4417") == []
     qtbot.waitUntil(lambda: window.conversations.list.count() == 1)
-    assert window.conversations.list.item(0).text().startswith("🕶")
+    assert window.conversations.list.item(0).text().startswith(INCOGNITO_MARK)
     press(qtbot, window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert not window.incognito_label.isVisibleTo(window)
 
@@ -260,10 +274,10 @@ def test_memories_used_link_opens_the_inspector_and_thumbs_feed_learning(
     fact = assistant.memory.remember("The spare key is under the blue flowerpot")
     send(qtbot, window, "Where is the spare key?")
     answer = window.chat.messages[-1]
-    assert answer.memories_label.isVisibleTo(window)
-    assert "flowerpot" in answer.memories_label.text()
+    assert fact.id in [r.memory.id for r in answer.memories]
+    assert "Memories used" in window.chat.toPlainText()
     assert not window.inspector_dock.isVisible()
-    answer.memories_label.linkActivated.emit(f"memory:{fact.id}")
+    click(window, f"memory:{fact.id}")
     assert window.inspector_dock.isVisible()
     qtbot.waitUntil(
         lambda: window.inspector.current is not None and window.inspector.current.id == fact.id,
@@ -271,33 +285,35 @@ def test_memories_used_link_opens_the_inspector_and_thumbs_feed_learning(
     )
 
     before = assistant.memory.status()["signals"]
-    assert answer.up_button.isVisibleTo(window)
-    answer.up_button.click()
+    click(window, f"mneme:up/{answer.message_id}")
     qtbot.waitUntil(lambda: assistant.memory.status()["signals"] == before + 1)
     # Reopening the conversation shows the same memories under the answer.
     window.new_chat()
     (conversation,) = assistant.conversations()
     window.open_conversation(conversation.id)
     qtbot.waitUntil(lambda: len(window.chat.messages) == 2)
-    assert "flowerpot" in window.chat.messages[-1].memories_label.text()
+    assert fact.id in [r.memory.id for r in window.chat.messages[-1].memories]
+    assert f'href="memory:{fact.id}"' in window.chat.toHtml()
 
 
 def test_copy_puts_the_message_on_the_clipboard(qtbot, window: MainWindow) -> None:
     send(qtbot, window, "Copy me please")
-    window.chat.messages[0].copy_button.click()
+    click(window, f"mneme:copy/{window.chat.messages[0].message_id}")
     assert QGuiApplication.clipboard().text() == "Copy me please"
 
 
 def test_replies_render_markdown_and_user_text_stays_literal(qtbot) -> None:
-    reply = MessageView("assistant", "")
-    qtbot.addWidget(reply)
-    for piece in ("Here:\n\n", "```python\n", "print(1)\n", "```\n"):
+    chat = ChatView()
+    qtbot.addWidget(chat)
+    chat.add_message("user", "**not bold**", 1)
+    reply = chat.add_message("assistant", "", 2)
+    for piece in ("Here:\n\n", "```python\n", "print(1)\n", "```\n\n", "**done**"):
         reply.append(piece)
-    qtbot.waitUntil(lambda: reply.body.text() == "Here:\n\n```python\nprint(1)\n```\n")
-    assert reply.body.textFormat() == Qt.TextFormat.MarkdownText
-    mine = MessageView("user", "**not bold**")
-    qtbot.addWidget(mine)
-    assert mine.body.textFormat() == Qt.TextFormat.PlainText
+    qtbot.waitUntil(lambda: "done" in chat.toPlainText())
+    text = chat.toPlainText()
+    assert "**not bold**" in text  # the user's text, literally
+    assert "print(1)" in text and "```" not in text and "**done**" not in text
+    assert "font-weight:700" in chat.toHtml() or "font-weight:600" in chat.toHtml()
 
 
 def test_without_a_model_the_setup_panel_shows_and_a_file_starts_the_chat(
@@ -322,8 +338,8 @@ def test_a_failing_reply_is_shown_inline(qtbot, window: MainWindow, assistant: A
     window.input.setPlainText("water " * 5000)  # longer than the context window
     task = window.send()
     wait(qtbot, task)
-    assert window.chat.messages[-1].error_label.isVisibleTo(window)
-    assert "context" in window.chat.messages[-1].error_label.text().lower()
+    assert "context" in window.chat.messages[-1].error.lower()
+    assert "context window" in window.chat.toPlainText()
     assert window.send_button.isEnabled()
 
 
