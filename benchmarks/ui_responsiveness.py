@@ -4,11 +4,14 @@ A heartbeat timer ticks every 5 ms on the UI thread of the real main window; a s
 later than due a tick fires. Two phases, in one window over a fresh profile:
 - streaming: replies from the model (the generated tiny model, or --model PATH) rendered live;
 - importing: a generated folder of Markdown notes imported through the import dialog while the
-  window stays up (the encoder is not involved: text is keyword-searchable at parse speed).
+  window stays up (the encoder is not involved: text is keyword-searchable at parse speed);
+- inspecting: the memory inspector over --memories synthetic memories (100,000 by default):
+  open it, scroll page after page, search, filter by kind, sort.
 
     python benchmarks/ui_responsiveness.py [--model PATH] [--replies 5] [--documents 400]
+                                           [--memories 100000]
 
-Last line: {"max_stall_ms_streaming": …, "max_stall_ms_importing": …}
+Last line: {"max_stall_ms_streaming": …, "max_stall_ms_importing": …, "max_stall_ms_inspector": …}
 """
 
 from __future__ import annotations
@@ -143,12 +146,14 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--documents", type=int, default=400)
     parser.add_argument("--threads", type=int, help="llama.cpp threads (default: the app's)")
+    parser.add_argument("--memories", type=int, default=100_000)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         os.environ["MNEME_HOME"] = str(root / "home")
         os.environ.setdefault("MNEME_DB_KEY", "ui-responsiveness-benchmark")
+        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QApplication
 
         from assistant import Assistant
@@ -202,6 +207,51 @@ def main() -> int:
             raise SystemExit(f"import failed: {job.error}")
         summary = job.result
 
+        # Inspecting a large memory.
+        from assistant.memory.store import NewMemory
+
+        rng = random.Random(1)
+        started = time.perf_counter()
+        batch = 20_000
+        for first in range(0, args.memories, batch):
+            assistant.memory.add(
+                [
+                    NewMemory(
+                        text=" ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 18))),
+                        kind="fact" if i % 50 == 0 else "episode",
+                        session=f"s{i // 20}",
+                        position=i % 20,
+                        occurred_at=f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00",
+                    )
+                    for i in range(first, min(first + batch, args.memories))
+                ]
+            )
+        insert_s = time.perf_counter() - started
+        inspector = window.inspector
+        table_model = inspector.model
+
+        def settled() -> bool:
+            return not table_model.loading and table_model.total is not None
+
+        heartbeat.start()
+        started = time.perf_counter()
+        window.toggle_inspector()
+        wait_for(settled, 120)
+        table = inspector.table
+        for _ in range(10):  # scroll to the end of what is loaded: the next page loads
+            table.scrollToBottom()
+            wait_for(settled, 120)
+        loaded_rows = table_model.rowCount()
+        inspector.search.setText("river budget")
+        wait_for(lambda: settled() and table_model.memory_filter.text == "river budget", 120)
+        inspector.search.setText("")
+        inspector.kind_filter.setCurrentIndex(inspector.kind_filter.findData("fact"))
+        wait_for(lambda: settled() and table_model.memory_filter.kind == "fact", 120)
+        table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+        wait_for(settled, 120)
+        inspecting_s = time.perf_counter() - started
+        stall_inspector = heartbeat.stop()
+
         window.close()
         assistant.close()
         print(
@@ -211,12 +261,17 @@ def main() -> int:
         print(
             f"importing: {len(paths)} notes, {summary.chunks_added} chunks in {importing_s:.1f} s"
         )
+        print(
+            f"inspecting: {args.memories} memories (stored in {insert_s:.1f} s), "
+            f"{loaded_rows} rows scrolled, search, filter, sort in {inspecting_s:.1f} s"
+        )
         print(f"model: {Path(model).name}")
         print(
             json.dumps(
                 {
                     "max_stall_ms_streaming": round(stall_streaming, 1),
                     "max_stall_ms_importing": round(stall_importing, 1),
+                    "max_stall_ms_inspector": round(stall_inspector, 1),
                 }
             )
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,6 +31,7 @@ from ui.tasks import Lane, Task
 
 FILE_FILTER = "Documents (*.txt *.md *.markdown *.html *.htm);;All files (*)"
 BAR_STEPS = 1000
+PROGRESS_INTERVAL_MS = 100
 
 
 class ImportDialog(QDialog):
@@ -45,6 +46,11 @@ class ImportDialog(QDialog):
         self.summary: ImportSummary | None = None
         self._cancel: CancelToken | None = None
         self._started = 0.0
+        self._latest: ImportProgress | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_INTERVAL_MS)
+        self._progress_timer.timeout.connect(self._show_progress)
         self.setWindowTitle("Import into memory")
         self.resize(640, 480)
         self._build()
@@ -153,6 +159,7 @@ class ImportDialog(QDialog):
         self.error_list.setVisible(False)
         self.summary_label.setText("")
         self.progress_bar.setValue(0)
+        self._latest = None
         self.counts_label.setText("Looking for files…")
         assistant = self.assistant
         task = self.lane.submit(
@@ -174,7 +181,18 @@ class ImportDialog(QDialog):
             self.current_label.setText("Cancelling…")
 
     def _on_progress(self, value: object) -> None:
+        # The job reports every chunk (hundreds a second); the dialog shows the latest at most
+        # every PROGRESS_INTERVAL_MS, so repainting it never stalls the window.
         if not isinstance(value, ImportProgress):
+            return
+        self._latest = value
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        self._progress_timer.stop()
+        value = self._latest
+        if value is None:
             return
         if value.bytes_total:
             self.progress_bar.setValue(int(BAR_STEPS * value.bytes_done / value.bytes_total))
@@ -197,6 +215,7 @@ class ImportDialog(QDialog):
         return f"{minutes}:{seconds:02d}" if minutes else f"{seconds} s"
 
     def _on_finished(self, result: object) -> None:
+        self._show_progress()  # the last counts, before the summary
         if not isinstance(result, ImportSummary):
             return
         self.summary = result
@@ -213,6 +232,7 @@ class ImportDialog(QDialog):
         self.imported.emit(result)
 
     def _on_failed(self, message: str) -> None:
+        self._show_progress()
         self.summary_label.setText(f"The import stopped: {message}")
         self.current_label.setText("")
 

@@ -15,6 +15,10 @@ from assistant.types import Memory
 from ui.memory_table import list_line
 from ui.tasks import Lane
 
+# A list widget of word-wrapped lines gets slow in the thousands (an import adds that many in a
+# day); the newest are what this pane is for, the table's date filter shows the rest.
+SHOWN = 300
+
 
 class LearnedPane(QWidget):
     memory_chosen = Signal(int)
@@ -43,18 +47,22 @@ class LearnedPane(QWidget):
             else today - timedelta(days=today.weekday())
         )
         api = self.assistant.memory
-        self.io_lane.submit(lambda task: api.learned_since(start)).success(self._loaded).failure(
-            self.failed.emit
-        )
+        self.io_lane.submit(lambda task: api.learned_since(start, SHOWN + 1)).success(
+            self._loaded
+        ).failure(self.failed.emit)
 
     def _loaded(self, memories: list[Memory]) -> None:
         self.list.clear()
-        for memory in memories:
+        for memory in memories[:SHOWN]:
             item = QListWidgetItem(list_line(memory))
             item.setData(Qt.ItemDataRole.UserRole, memory.id)
             self.list.addItem(item)
         if not memories:
             self.list.addItem("Nothing new in this period.")
+        elif len(memories) > SHOWN:
+            self.list.addItem(
+                f"… and more: the newest {SHOWN} are shown here; filter the table by date for all."
+            )
 
     def _activated(self, item: QListWidgetItem) -> None:
         memory_id = item.data(Qt.ItemDataRole.UserRole)

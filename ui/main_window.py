@@ -60,7 +60,6 @@ class MainWindow(QMainWindow):
         self.import_dialog: ImportDialog | None = None
         self.setWindowTitle("Mneme")
         self.resize(1280, 800)
-        self.setStyleSheet(STYLE_SHEET)
         self._build()
         self.conversations.refresh()
         self._show_model_status()
@@ -118,6 +117,10 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(chat_page)
         self.pages.addWidget(self.setup_panel)
 
+        # The style sheet covers the chat side only: style-sheet painting is slower, and the
+        # inspector's table repaints often while it pages through a large memory.
+        self.conversations.setStyleSheet(STYLE_SHEET)
+        chat_page.setStyleSheet(STYLE_SHEET)
         splitter = QSplitter()
         splitter.addWidget(self.conversations)
         splitter.addWidget(self.pages)

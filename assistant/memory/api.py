@@ -188,9 +188,10 @@ class MemoryApi:
         """Proposed memories waiting for review, newest first."""
         return self.query(MemoryFilter(status="inbox", facts_first=False), limit=10_000)
 
-    def learned_since(self, when: datetime) -> list[Memory]:
-        """Memories added, edited or accepted since `when` (naive means local time)."""
-        return browse.learned_since(self._database(), when)
+    def learned_since(self, when: datetime, limit: int | None = None) -> list[Memory]:
+        """Memories added, edited or accepted since `when` (naive means local time), facts
+        first, then newest first; at most `limit`."""
+        return browse.learned_since(self._database(), when, limit)
 
     def last_recall(self, memory_id: int) -> dict[str, Any] | None:
         """Why the memory was recalled last time: message_id, conversation_id, rank, score,

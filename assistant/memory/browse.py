@@ -247,7 +247,9 @@ def source_ids(
 
 
 # -- reading about one memory -------------------------------------------------------------------
-def learned_since(database: EncryptedDatabase, when: datetime) -> list[Memory]:
+def learned_since(
+    database: EncryptedDatabase, when: datetime, limit: int | None = None
+) -> list[Memory]:
     """Current memories (active or in the inbox) added, edited or accepted since `when`."""
     stamp = _bound(when if when.tzinfo else when.astimezone(), upper=False)
     with database.read() as db:
@@ -255,8 +257,8 @@ def learned_since(database: EncryptedDatabase, when: datetime) -> list[Memory]:
             "SELECT * FROM memories WHERE status != 'superseded' AND id IN "
             "(SELECT id FROM memories WHERE created_at >= ? "
             "UNION SELECT id FROM memories WHERE valid_from >= ?) "
-            "ORDER BY (kind = 'fact') DESC, created_at DESC, id DESC",
-            [stamp, stamp],
+            "ORDER BY (kind = 'fact') DESC, created_at DESC, id DESC LIMIT ?",
+            [stamp, stamp, -1 if limit is None else limit],
         )
         return [memory_from_row(row) for row in rows]
 

@@ -235,6 +235,8 @@ def test_learned_since_and_provenance(plain: Assistant) -> None:
     )
     mail = add(plain, "hello", source_type="email", source_ref="<id@x>", speaker="bo@x.org")
     assert {m.id for m in plain.memory.learned_since(before)} == {from_chat, doc, mail}
+    newest_two = plain.memory.learned_since(before, limit=2)
+    assert [m.id for m in newest_two] == [m.id for m in plain.memory.learned_since(before)][:2]
     assert plain.memory.learned_since(datetime.now() + timedelta(hours=1)) == []
     chat = plain.memory.provenance(from_chat)
     assert chat["conversation_id"] == conversation.id
