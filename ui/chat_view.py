@@ -5,7 +5,7 @@ every message again whenever the streaming one grows (measured: 43 ms per update
 310 ms at worst). A QTextDocument lays out only the blocks that changed, so a streaming update
 costs the same at message 2 and at message 200.
 
-Each message is a run of blocks (who, body, memories used, actions) with a shared background. A
+Each message is a frame (who, body, memories used, actions) drawn as a bubble. A
 change to message i re-renders messages i… to the end — in practice the last one or two. Actions
 are links (`mneme:edit/ID`, `memory:ID`, …) handled by `activate`.
 
@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
+    QTextFrameFormat,
 )
 from PySide6.QtWidgets import QFrame, QTextBrowser
 
@@ -35,6 +36,7 @@ from assistant.types import RecalledMemory
 RENDER_INTERVAL_MS = 40
 MEMORY_PREVIEW_CHARS = 90
 _BACKGROUND = {"user": QColor("#e3ebff"), "assistant": QColor("#ffffff")}
+_BORDER = {"user": QColor("#d3ddf7"), "assistant": QColor("#e2e4ea")}
 _LINK_STYLE = "color:#3a5bd9; text-decoration:none;"
 
 
@@ -219,14 +221,11 @@ class ChatView(QTextBrowser):
             bar.setValue(bar.maximum())
 
     def _truncate(self, position: int) -> None:
-        """Remove everything from `position` (a message's start) on, with the block break before
-        it, so the document ends with the previous message's last block."""
+        """Remove everything from `position` (a message's start) on, its frame included."""
         cursor = QTextCursor(self.document())
-        cursor.setPosition(max(0, min(position, self._end()) - 1))
+        cursor.setPosition(min(position, self._end()))
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
-        if position <= 1:
-            cursor.setBlockFormat(QTextBlockFormat())  # the first message goes: a blank start
 
     def _end(self) -> int:
         cursor = QTextCursor(self.document())
@@ -234,9 +233,20 @@ class ChatView(QTextBrowser):
         return cursor.position()
 
     def _insert(self, cursor: QTextCursor, entry: MessageEntry) -> None:
-        if not self.document().isEmpty():
-            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        # Each message is a frame: one background, padding and border, like a bubble.
+        cursor.movePosition(QTextCursor.MoveOperation.End)
         entry.start = cursor.position()
+        bubble = QTextFrameFormat()
+        bubble.setBackground(_BACKGROUND.get(entry.role, _BACKGROUND["assistant"]))
+        bubble.setBorder(1)
+        bubble.setBorderBrush(_BORDER.get(entry.role, _BORDER["assistant"]))
+        bubble.setBorderStyle(QTextFrameFormat.BorderStyle.BorderStyle_Solid)
+        bubble.setPadding(10)
+        bubble.setTopMargin(5)
+        bubble.setBottomMargin(5)
+        bubble.setLeftMargin(60 if entry.role == "user" else 0)
+        bubble.setRightMargin(0 if entry.role == "user" else 60)
+        cursor.insertFrame(bubble)
         speaker = QTextCharFormat()
         speaker.setFontWeight(QFont.Weight.DemiBold)
         speaker.setForeground(QColor("#3b4459"))
@@ -273,30 +283,13 @@ class ChatView(QTextBrowser):
             actions.append(f'<span style="color:#8a93a6;">{html.escape(entry.status)}</span>')
         if actions:
             extras.append('<span style="font-size:small;">' + " &nbsp; ".join(actions) + "</span>")
+        spaced = QTextBlockFormat()
+        spaced.setTopMargin(6)
         for extra in extras:
-            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            cursor.insertBlock(spaced, QTextCharFormat())
             cursor.insertHtml(extra)
-        self._paint(entry.start, cursor.position(), entry.role)
-        # Text typed after this point must not inherit a link or a colour.
-        cursor.setCharFormat(QTextCharFormat())
-
-    def _paint(self, start: int, end: int, role: str) -> None:
-        """One background and margins for the message's blocks, so it reads as a bubble."""
-        block = self.document().findBlock(start)
-        last = self.document().findBlock(end)
-        count = 0
-        while block.isValid():
-            cursor = QTextCursor(block)
-            fmt = block.blockFormat()
-            fmt.setBackground(_BACKGROUND.get(role, _BACKGROUND["assistant"]))
-            fmt.setLeftMargin(fmt.leftMargin() + (48 if role == "user" else 0))
-            fmt.setRightMargin(0 if role == "user" else 48)
-            fmt.setTopMargin(10 if count == 0 else fmt.topMargin())
-            cursor.setBlockFormat(fmt)
-            if block == last:
-                break
-            block = block.next()
-            count += 1
+        cursor.setCharFormat(QTextCharFormat())  # nothing after inherits a link or a colour
+        cursor.movePosition(QTextCursor.MoveOperation.End)  # out of the frame
 
 
 def _action_link(link: str) -> str:
