@@ -1,4 +1,5 @@
-"""`make screenshots`: PNGs of the main window, the memory inspector and the import dialog.
+"""`make screenshots`: PNGs of the main window, the memory inspector, the import dialog and the
+first-run setup panel.
 
 The window is the real one over a throwaway demo profile. The tiny test model only produces noise,
 so the demo conversation's answers are written into the profile directly (marked below); everything
@@ -123,6 +124,11 @@ def main() -> int:
         window.speed_label.setText("38.2 tok/s")
         settle(app)
         window.grab().save(str(out / "main-window.png"))
+
+        window.pages.setCurrentWidget(window.setup_panel)  # what a first run shows
+        settle(app)
+        window.grab().save(str(out / "setup-panel.png"))
+        window.pages.setCurrentWidget(window.chat_page)
 
         dialog = window.open_import()
         job = dialog.start([str(notes)])
