@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck contracts pytest bench clean tiny-model screenshots
+.PHONY: run test install lint typecheck contracts pytest bench fuzz clean tiny-model screenshots
 
 run: $(STAMP)
 	$(BIN)/mneme
@@ -41,6 +41,10 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py
+
+# The importers' fuzz tests with the "fuzz" hypothesis profile (many more examples than `make test`).
+fuzz: $(STAMP)
+	$(BIN)/python benchmarks/fuzz_importers.py
 
 # PNGs of the main window, the memory inspector and the import dialog (offscreen, no display needed).
 screenshots: $(STAMP)

@@ -521,6 +521,14 @@ class Assistant:
             paths, self.memory, self._opened_database(), progress=progress, cancel=cancel
         )
 
+    def forget_missing(self, missing: Sequence[tuple[str, str | None]]) -> int:
+        """Forget what files (item None) or items of a file (an email's key) that an import found
+        missing (`ImportSummary.missing`) had added, with their import records. The user chooses:
+        an import never removes them by itself. Returns how many memory rows went."""
+        from assistant.importers.job import forget_missing
+
+        return forget_missing(self.memory, self._opened_database(), missing)
+
     # -- diagnostics ---------------------------------------------------------------------------
 
     def doctor(self) -> DoctorReport:

@@ -254,9 +254,19 @@ class ImportSummary:
     chunks_removed: int = 0
     cancelled: bool = False
     elapsed_s: float = 0.0
+    # Files read in parts (emails of an mbox, conversations of an export): the parts written,
+    # those skipped as unchanged, and (path, item key, message) of each part that failed.
+    items_imported: int = 0
+    items_skipped: int = 0
+    items_failed: list[tuple[str, str, str]] = field(default_factory=list)
+    # (path, item key or None for the whole file) imported before but gone now: offered for
+    # removal with `Assistant.forget_missing(summary.missing)`, never deleted silently.
+    missing: list[tuple[str, str | None]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["files_failed"] = [{"path": p, "error": m} for p, m in self.files_failed]
         data["files_unsupported"] = [{"path": p, "reason": r} for p, r in self.files_unsupported]
+        data["items_failed"] = [{"path": p, "item": k, "error": m} for p, k, m in self.items_failed]
+        data["missing"] = [{"path": p, "item": k} for p, k in self.missing]
         return data

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import pytest
+from hypothesis import settings
 from keyring.backend import KeyringBackend
 
 from assistant import Assistant
 from assistant.testing import write_tiny_model
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "ci" (the default, what `make test` runs) and
+# "fuzz" (`make fuzz`: the fuzz tests run FUZZ_FACTORS["fuzz"] times their CI example counts).
+# Fuzz tests assert their own per-item time budget, so no deadline flakes on a busy machine.
+FUZZ_FACTORS = {"ci": 1, "fuzz": 40}
+settings.register_profile("ci", deadline=None, print_blob=True)
+settings.register_profile("fuzz", deadline=None, print_blob=True, max_examples=2000)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def fuzz_examples(ci: int) -> int:
+    """A fuzz test's example count: `ci` in the CI profile, many more in the "fuzz" profile.
+    Use as `@settings(max_examples=fuzz_examples(300))` (`from tests.conftest import ...`)."""
+    return ci * FUZZ_FACTORS.get(HYPOTHESIS_PROFILE, 1)
 
 
 class MemoryKeyring(KeyringBackend):

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -29,7 +30,10 @@ from assistant import Assistant, CancelToken
 from assistant.types import ImportProgress, ImportSummary
 from ui.tasks import Lane, Task
 
-FILE_FILTER = "Documents (*.txt *.md *.markdown *.html *.htm);;All files (*)"
+FILE_FILTER = (
+    "Documents (*.txt *.md *.markdown *.html *.htm *.pdf *.docx);;"
+    "ChatGPT export (conversations.json);;All files (*)"
+)
 BAR_STEPS = 1000
 PROGRESS_INTERVAL_MS = 100
 
@@ -90,7 +94,14 @@ class ImportDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.close)
+        self.remove_missing_button = QPushButton("Forget what is gone…")
+        self.remove_missing_button.setToolTip(
+            "Files or items imported before that are no longer there: forget their memories"
+        )
+        self.remove_missing_button.clicked.connect(self.forget_missing)
+        self.remove_missing_button.setVisible(False)
         actions = QHBoxLayout()
+        actions.addWidget(self.remove_missing_button)
         actions.addStretch(1)
         actions.addWidget(self.cancel_button)
         actions.addWidget(self.start_button)
@@ -219,17 +230,50 @@ class ImportDialog(QDialog):
         if not isinstance(result, ImportSummary):
             return
         self.summary = result
-        if result.files_failed or result.files_unsupported:
+        if result.files_failed or result.files_unsupported or result.items_failed:
             for path, message in result.files_failed:
                 self.error_list.addItem(f"{path}: {message}")
             for path, reason in result.files_unsupported:
                 self.error_list.addItem(f"{path}: skipped: {reason}")
             self.error_list.setVisible(True)
+        if result.items_failed:
+            for path, key, message in result.items_failed:
+                self.error_list.addItem(f"{path} [{key}]: {message}")
+            self.error_list.setVisible(True)
+        self.remove_missing_button.setVisible(bool(result.missing))
         if not result.cancelled:
             self.progress_bar.setValue(BAR_STEPS)
         self.summary_label.setText(summary_line(result))
         self.current_label.setText("")
         self.imported.emit(result)
+
+    def forget_missing(self) -> Task | None:
+        """Forget the memories of what the last import found gone (asked first)."""
+        summary = self.summary
+        if summary is None or not summary.missing or self.task is not None:
+            return None
+        count = len(summary.missing)
+        if not self.confirm(
+            f"{count} imported file(s) or item(s) are gone from disk. Forget their memories?"
+        ):
+            return None
+        missing = list(summary.missing)
+
+        def done(forgotten: object) -> None:
+            self.remove_missing_button.setVisible(False)
+            self.summary_label.setText(f"Forgot {forgotten} memories of what is gone.")
+            self.imported.emit(summary)
+
+        return (
+            self.lane.submit(lambda task: self.assistant.forget_missing(missing))
+            .success(done)
+            .failure(self._on_failed)
+        )
+
+    def confirm(self, text: str) -> bool:
+        """A yes/no question (tests replace this)."""
+        answer = QMessageBox.question(self, "Import", text)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _on_failed(self, message: str) -> None:
         self._show_progress()
@@ -263,6 +307,12 @@ def summary_line(summary: ImportSummary) -> str:
         parts.append(f"{len(summary.files_failed)} failed")
     if summary.files_unsupported:
         parts.append(f"{len(summary.files_unsupported)} not supported")
+    if summary.items_imported or summary.items_skipped:
+        parts.append(f"{summary.items_imported} items ({summary.items_skipped} unchanged)")
+    if summary.items_failed:
+        parts.append(f"{len(summary.items_failed)} items with errors")
+    if summary.missing:
+        parts.append(f"{len(summary.missing)} gone since the last import")
     line = " · ".join(parts)
     if summary.cancelled:
         line = "Cancelled. " + line + "; the remaining files were not imported."

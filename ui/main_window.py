@@ -34,6 +34,7 @@ from ui.settings_dialog import SettingsDialog
 from ui.setup_panel import SetupPanel
 from ui.style import STYLE_SHEET
 from ui.tasks import Lane, Task
+from ui.vector_filler import VectorFiller, indexing_text
 
 WELCOME = (
     "<h2>Welcome to Mneme</h2><p>Ask anything. Mneme remembers what you tell it, on this "
@@ -63,6 +64,15 @@ class MainWindow(QMainWindow):
         self._build()
         self.conversations.refresh()
         self._show_model_status()
+        # Meaning vectors of imported or new memories fill in the background, a batch at a time
+        # on the model lane (a reply waits at most one batch); recall uses what is ready.
+        self.vector_filler = VectorFiller(self.assistant, self.model_lane, self)
+        self.vector_filler.progress.connect(
+            lambda done, total: self.statusBar().showMessage(indexing_text(done, total))
+        )
+        self.vector_filler.finished.connect(self.statusBar().clearMessage)
+        self.vector_filler.failed.connect(self.show_error)
+        self.vector_filler.start()
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -266,6 +276,7 @@ class MainWindow(QMainWindow):
         # streams); a focused button that gets disabled would otherwise leave no focus at all.
         self.input.setFocus()
         self._set_busy(True)
+        self.vector_filler.pause()  # the reply goes next on the model lane
         cancel = self._cancel = CancelToken()
         conversation_id = self.conversation_id
         incognito = self.incognito_next
@@ -291,9 +302,13 @@ class MainWindow(QMainWindow):
             .on_token(self._append_token)
             .success(self._reply_finished)
             .failure(self._reply_failed)
-            .done(lambda: self._set_busy(False))
+            .done(self._reply_done)
         )
         return self.reply_task
+
+    def _reply_done(self) -> None:
+        self._set_busy(False)
+        self.vector_filler.resume()
 
     def stop(self) -> None:
         if self._cancel is not None:
@@ -404,10 +419,14 @@ class MainWindow(QMainWindow):
     def open_import(self) -> ImportDialog:
         if self.import_dialog is None:
             self.import_dialog = ImportDialog(self.assistant, self.import_lane, self)
-            self.import_dialog.imported.connect(lambda _: self.inspector.refresh())
+            self.import_dialog.imported.connect(self._imported)
         self.import_dialog.show()
         self.import_dialog.raise_()
         return self.import_dialog
+
+    def _imported(self, _summary: object) -> None:
+        self.inspector.refresh()
+        self.vector_filler.start()
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.assistant, self.io_lane, self)
@@ -457,6 +476,7 @@ class MainWindow(QMainWindow):
         if self.import_dialog is not None:
             self.import_dialog.cancel()
         self.setup_panel.shutdown()
+        self.vector_filler.stop()
         self.model_lane.wait()
         self.io_lane.wait()
         self.import_lane.wait()

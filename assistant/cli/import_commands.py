@@ -85,5 +85,14 @@ def _print_summary(summary: ImportSummary) -> None:
         print(f"failed: {path}: {message}")
     for path, reason in summary.files_unsupported:
         print(f"skipped: {path}: {reason}")
+    if summary.items_imported or summary.items_skipped:
+        print(f"items: {summary.items_imported} written, {summary.items_skipped} unchanged")
+    for path, key, message in summary.items_failed:
+        print(f"failed item: {path} [{key}]: {message}")
+    if summary.missing:
+        print(
+            f"gone since the last import: {len(summary.missing)} file(s) or item(s); their "
+            "memories are kept until you forget them (the desktop app's import dialog offers it)"
+        )
     if summary.cancelled:
         print("cancelled: the files above were imported; the rest were not.")

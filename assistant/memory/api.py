@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from assistant.cancel import CancelToken
+from assistant.cancel import Cancelled, CancelToken
 from assistant.errors import MnemeError
-from assistant.memory import browse
+from assistant.memory import browse, vectors
 from assistant.memory.encoder import Encoder
 from assistant.memory.learn import Signal, TrainingReport, load_signals, record_signals, train
 from assistant.memory.pool import POOL_STATE_NAME, MemoryPool
@@ -30,6 +30,10 @@ from assistant.types import Memory, MemoryFilter, RecalledMemory
 
 Progress = Callable[[int, int], None]
 RECHECK_S = 30.0
+# Recall encodes at most this many missing vectors itself (the newest); fill_vectors does the rest.
+INLINE_ENCODES = 64
+# Memories per encoder call in fill_vectors: large, so the encoder's own batching does the work.
+FILL_BATCH = 1024
 
 
 class MemoryApi:
@@ -47,6 +51,8 @@ class MemoryApi:
         self._pool: MemoryPool | None = None
         self._stale = True
         self._checked_at = 0.0
+        self._fill_after = 0  # fill_vectors goes on after this id (memories below were done)
+        self._vectors_checked: tuple[int, str] | None = None  # (database, encoder) of use_encoder
         self._lock = threading.RLock()
         self.memory_did_change: list[Callable[[list[int]], None]] = []
 
@@ -62,7 +68,8 @@ class MemoryApi:
 
     # -- writing ----------------------------------------------------------------------------------
     def add(self, memories: Sequence[NewMemory]) -> list[int]:
-        """Store memories now (keyword-searchable at once); vectors are computed on the next sync."""
+        """Store memories now (keyword-searchable at once); their vectors come from
+        `fill_vectors` (or, for the newest few, the next recall)."""
         ids = self.store.add_many(memories)
         self._changed(ids)
         return ids
@@ -217,11 +224,14 @@ class MemoryApi:
         exclude: Callable[[Memory], bool] | None = None,
         touch: bool = True,
     ) -> list[RecalledMemory]:
-        """Ranked memories for `query`, with scores and reasons. Fills missing vectors first."""
+        """Ranked memories for `query`, with scores and reasons.
+
+        Uses the vectors that are ready (encoding at most INLINE_ENCODES missing ones); memories
+        still waiting for theirs are found through keywords."""
         if not self.store.has_active():
             return []  # nothing to recall: do not pay for loading the encoder
         with self._lock:
-            pool = self.sync()
+            pool = self._ready_pool()
             recaller = Recaller(self.store, pool, self._encode_query)
             recalled = recaller.recall(query, k, as_of=as_of, exclude=exclude)
         if touch and recalled:
@@ -229,11 +239,8 @@ class MemoryApi:
         return recalled
 
     def status(self) -> dict[str, Any]:
+        pending = self.pending_vectors()
         with self._database().read() as db:
-            pending = db.execute(
-                "SELECT count(*) FROM memories m WHERE m.in_pool = 1 AND NOT EXISTS "
-                "(SELECT 1 FROM memory_vectors v WHERE v.memory_id = m.id AND v.variant = 'text')"
-            ).fetchone()[0]
             signals = db.execute("SELECT count(*) FROM learning_signals").fetchone()[0]
             learned = db.execute(
                 "SELECT updated_at FROM pool_state WHERE name = ?", [POOL_STATE_NAME]
@@ -247,35 +254,136 @@ class MemoryApi:
         }
 
     # -- the pool ---------------------------------------------------------------------------------
+    def pending_vectors(self) -> int:
+        """How many memories still lack a dense vector (one count query; no encoder needed)."""
+        self._encoder_name()  # vectors of another encoder are gone first
+        return vectors.pending(self._database())
+
+    def fill_vectors(
+        self,
+        *,
+        limit: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> int:
+        """Encode the missing text and window vectors of up to `limit` memories (all when None),
+        oldest first, in large batches; store them and mark the pool for a rebuild on the next
+        recall. Returns how many memories were completed.
+
+        `progress(done, total)` counts memories (total: what this call will do at most, fixed at
+        the start). A cancelled `cancel` stops it between (and inside) batches; what was stored
+        stays, and it returns the count so far instead of raising.
+        Threading: run it on the model lane (it uses the encoder); forgetting on another thread
+        meanwhile is safe (see vectors.py). Each batch holds the memory lock, so a recall waits
+        at most one batch.
+        """
+        total = self.pending_vectors()
+        if limit is not None:
+            total = min(total, limit)
+        done = 0
+        wrapped = False
+        while done < total and not (cancel is not None and cancel.cancelled):
+            size = min(FILL_BATCH, total - done)
+            with self._lock:
+                self._encoder_name()
+                encoder = self.encoder
+                rows = vectors.missing(self._database(), limit=size, after_id=self._fill_after)
+                if not rows:
+                    if wrapped or self._fill_after == 0:
+                        break
+                    # Older memories may have lost a vector meanwhile (a neighbour was
+                    # forgotten, rewriting their window): look again from the start, once.
+                    self._fill_after, wrapped = 0, True
+                    continue
+
+                def report(
+                    encoded: int, count: int, base: int = done, size: int = len(rows)
+                ) -> None:
+                    if progress is not None:  # memories, in proportion to the texts encoded
+                        progress(base + size * encoded // max(count, 1), total)
+
+                try:
+                    vectors.fill(self._database(), encoder, rows, progress=report, cancel=cancel)
+                except Cancelled:
+                    break
+                self._fill_after = rows[-1].id
+                self._stale = True  # the pool is rebuilt lazily, once, by the next recall
+            done += len(rows)
+            if progress is not None:
+                progress(done, total)
+        return done
+
     def sync(
         self, *, progress: Progress | None = None, cancel: CancelToken | None = None
     ) -> MemoryPool:
-        """Encode memories that have no vectors yet and rebuild the key matrix if anything changed."""
+        """Encode every memory that has no vectors yet and rebuild the key matrix if anything
+        changed. Slow after a large import: recall does not call it (see `_ready_pool`)."""
         with self._lock:
-            encoder = self.encoder
-            store = self.store
-            # Looking for missing vectors scans the table: only after a change, or now and then
-            # (another process, such as the CLI beside the app, may have added memories).
-            if not self._stale and time.monotonic() - self._checked_at < RECHECK_S:
+            if self._fresh():
                 assert self._pool is not None
                 return self._pool
             self._checked_at = time.monotonic()
-            for variant in ("text", "window"):
-                while True:
-                    todo = store.texts_missing_vectors(variant, encoder.name, limit=2048)
-                    if not todo:
-                        break
-                    vectors = encoder.encode([t for _, t in todo], progress=progress, cancel=cancel)
-                    store.put_vectors(variant, encoder.name, [i for i, _ in todo], vectors)
-                    self._stale = True
-            if self._pool is None:
-                self._pool = MemoryPool(encoder.dim, capacity=self._capacity())
-                self._load_learned(self._pool)
+            self.fill_vectors(progress=progress, cancel=cancel)
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            return self._built_pool()
+
+    def _ready_pool(self) -> MemoryPool:
+        """The pool for recall, from the memories that have vectors now.
+
+        Encodes at most INLINE_ENCODES texts first (the newest memories missing vectors: what the
+        user just said is found by meaning at once); the rest come in through keywords until
+        `fill_vectors` reaches them. Rebuilds the key matrix only if something changed.
+        """
+        with self._lock:
+            if self._fresh():
+                assert self._pool is not None
+                return self._pool
+            # Looking for missing vectors scans the table: only after a change, or now and then
+            # (another process, such as the CLI beside the app, may have added memories).
+            self._checked_at = time.monotonic()
+            self._encoder_name()
+            encoder = self.encoder
+            database = self._database()
+            # One scan for both kinds of vector (it reads every row when nothing is missing).
+            rows = vectors.missing(database, limit=INLINE_ENCODES, newest_first=True)
+            if rows:
+                vectors.fill(database, encoder, rows, budget=INLINE_ENCODES)
                 self._stale = True
-            if self._stale:
+            return self._built_pool()
+
+    def _fresh(self) -> bool:
+        return (
+            self._pool is not None
+            and not self._stale
+            and time.monotonic() - self._checked_at < RECHECK_S
+        )
+
+    def _built_pool(self) -> MemoryPool:
+        if self._pool is None:
+            self._pool = MemoryPool(self.encoder.dim, capacity=self._capacity())
+            self._load_learned(self._pool)
+            self._stale = True
+        if self._stale:
+            self._stale = False  # before: a change during the rebuild marks it stale again
+            try:
                 self._rebuild(self._pool)
-                self._stale = False
-            return self._pool
+            except BaseException:
+                self._stale = True
+                raise
+        return self._pool
+
+    def _encoder_name(self) -> str:
+        """The encoder's name (known without loading the model, which takes seconds), after
+        making sure the stored vectors are all this encoder's (once per database and encoder)."""
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        name = self._encoder.name
+        database = self._database()
+        if self._vectors_checked != (id(database), name):
+            vectors.use_encoder(database, name)
+            self._vectors_checked = (id(database), name)
+        return name
 
     def _rebuild(self, pool: MemoryPool) -> None:
         rows = self.store.pool_rows(self.encoder.name)

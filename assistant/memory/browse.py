@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from assistant.errors import MnemeError, NotFoundError
 from assistant.memory.store import KINDS, MemoryStore, NewMemory, memory_from_row
@@ -327,7 +328,14 @@ def provenance(database: EncryptedDatabase, memory: Memory) -> dict[str, Any]:
         offsets = _OFFSETS.search(fragment)
         info["offsets"] = (int(offsets.group(1)), int(offsets.group(2))) if offsets else None
     elif memory.source_type == "email" and ref:
-        info["message_id_header"] = ref
+        # The email importer's form: "<Message-ID>", "<id>#chunk=2", or for an attachment
+        # "<id>#attachment=<%-quoted name>" followed by the attachment's own chunk ref.
+        message_id, _, fragment = ref.partition("#")
+        info["message_id_header"] = message_id
+        if fragment.startswith("attachment="):
+            name, _, where = fragment[len("attachment=") :].partition("#")
+            info["attachment"] = unquote(name)
+            info["attachment_ref"] = where or None
     return info
 
 

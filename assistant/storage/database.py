@@ -88,6 +88,10 @@ def open_database(
         _check_key(conn, path, existed)
         with translate_errors(path):
             conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL keeps the database consistent through any crash and loses no
+            # commit when the app is killed; only a power cut may undo the latest commits. FULL
+            # synced every commit to disk (~13 ms each, measured on imports).
+            conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA foreign_keys = ON")
             # 64 MB of decrypted pages (SQLCipher's default is 8 MB), so more of a large FTS5

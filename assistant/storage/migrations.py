@@ -275,3 +275,37 @@ def m006_imported_files(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX imported_file_memories_by_memory ON imported_file_memories(memory_id)")
+
+
+@migration
+def m008_imported_units(db: sqlite_utils.Database) -> None:
+    """Parts of a file imported one at a time (an email of an mbox, a conversation of an export):
+    each unit's content hash and the memories it produced, so re-import skips unchanged units,
+    replaces changed ones and an interrupted import resumes after the last unit written. A file
+    whose units are still being written has `complete` = 0 (its hash does not yet mark it done);
+    `missing` marks a unit that a later version of its file no longer holds (offered for removal,
+    never deleted silently)."""
+    db.execute("ALTER TABLE imported_files ADD COLUMN complete INTEGER NOT NULL DEFAULT 1")
+    db.execute(
+        """
+        CREATE TABLE imported_units (
+            id INTEGER PRIMARY KEY,
+            file_id INTEGER NOT NULL REFERENCES imported_files(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            missing INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (file_id, key)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE imported_unit_memories (
+            unit_id INTEGER NOT NULL REFERENCES imported_units(id) ON DELETE CASCADE,
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            PRIMARY KEY (unit_id, memory_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX imported_unit_memories_by_memory ON imported_unit_memories(memory_id)")

@@ -382,6 +382,6 @@ def test_the_registry_knows_the_document_suffixes() -> None:
 
     assert {".txt", ".md", ".html", ".htm"} <= set(supported_suffixes())
     assert importer_for(Path("x.MD")) is documents.MARKDOWN
-    assert importer_for(Path("x.pdf")) is None
+    assert importer_for(Path("x.pdf")) is not None  # PDF has its own importer (pdf.py)
     assert parse_source_ref("/a#b/c.md#3-10 § A > B") == ("/a#b/c.md", 3, 10, ("A", "B"))
     assert parse_source_ref("conversation:1/message:2") is None

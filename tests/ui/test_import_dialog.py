@@ -140,3 +140,30 @@ def test_errors_are_listed_with_a_summary(qtbot, dialog: ImportDialog, tmp_path:
     again = run(qtbot, dialog, [str(folder)])
     assert again.files_skipped == 3
     assert "3 unchanged" in dialog.summary_label.text()
+
+
+def texts(mneme: Assistant) -> list[str]:
+    return [m.text for m in mneme.memory.browse(limit=1000)]
+
+
+def test_files_gone_since_the_last_import_are_offered_for_forgetting(
+    qtbot, dialog: ImportDialog, mneme: Assistant, tmp_path: Path
+) -> None:
+    folder = make_files(tmp_path / "docs", 3)
+    run(qtbot, dialog, [str(folder)])
+    assert any("body of note 1" in text for text in texts(mneme))
+    (folder / "note001.md").unlink()
+    summary = run(qtbot, dialog, [str(folder)])
+    assert [Path(path).name for path, _ in summary.missing] == ["note001.md"]
+    assert dialog.remove_missing_button.isVisible()
+    assert "gone since the last import" in dialog.summary_label.text()
+    assert any("body of note 1" in text for text in texts(mneme))  # never without asking
+    dialog.confirm = lambda text: False
+    assert dialog.forget_missing() is None
+    assert any("body of note 1" in text for text in texts(mneme))
+    dialog.confirm = lambda text: True
+    with qtbot.waitSignal(dialog.imported, timeout=30_000):
+        dialog.forget_missing()
+    qtbot.waitUntil(lambda: not dialog.remove_missing_button.isVisible())
+    assert not any("body of note 1" in text for text in texts(mneme))
+    assert any("body of note 2" in text for text in texts(mneme))
