@@ -17,7 +17,8 @@ from assistant.testing import write_tiny_model
 # Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "ci" (the default, what `make test` runs) and
 # "fuzz" (`make fuzz`: the fuzz tests run FUZZ_FACTORS["fuzz"] times their CI example counts).
 # Fuzz tests assert their own per-item time budget, so no deadline flakes on a busy machine.
-FUZZ_FACTORS = {"ci": 1, "fuzz": 40}
+# MNEME_FUZZ_FACTOR overrides the fuzz profile's factor (a shorter or longer run).
+FUZZ_FACTORS = {"ci": 1, "fuzz": int(os.environ.get("MNEME_FUZZ_FACTOR", "40"))}
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.register_profile("fuzz", deadline=None, print_blob=True, max_examples=2000)
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")

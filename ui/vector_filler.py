@@ -12,12 +12,17 @@ arrive meanwhile), `finished()` when it stops for any reason (all done, `stop()`
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import QObject, Signal
 
 from assistant import Assistant, CancelToken
 from ui.tasks import Lane, Task
 
 BATCH = 512  # memories per task: a few seconds of encoding on two cores
+# Background encoding leaves one core to the UI thread (on 2 cores, all of them made it stall
+# 50–60 ms while the inspector paged, measured with benchmarks/ui_responsiveness.py).
+BACKGROUND_THREADS = max(1, (os.cpu_count() or 2) - 1)
 
 
 def indexing_text(done: int, total: int) -> str:
@@ -101,6 +106,7 @@ class VectorFiller(QObject):
                 limit=BATCH,
                 progress=lambda done, _total: task.emit_progress(("done", done)),
                 cancel=cancel,
+                threads=BACKGROUND_THREADS,
             )
             return filled, pending - filled
 

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+import torch
 
 from assistant.cancel import Cancelled, CancelToken
 from assistant.errors import MnemeError
@@ -265,6 +266,7 @@ class MemoryApi:
         limit: int | None = None,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        threads: int | None = None,
     ) -> int:
         """Encode the missing text and window vectors of up to `limit` memories (all when None),
         oldest first, in large batches; store them and mark the pool for a rebuild on the next
@@ -272,11 +274,19 @@ class MemoryApi:
 
         `progress(done, total)` counts memories (total: what this call will do at most, fixed at
         the start). A cancelled `cancel` stops it between (and inside) batches; what was stored
-        stays, and it returns the count so far instead of raising.
+        stays, and it returns the count so far instead of raising. `threads` caps torch's threads
+        for this call (the desktop app leaves a core to its UI thread; None: torch's setting).
         Threading: run it on the model lane (it uses the encoder); forgetting on another thread
         meanwhile is safe (see vectors.py). Each batch holds the memory lock, so a recall waits
         at most one batch.
         """
+        if threads is not None and threads != torch.get_num_threads():
+            previous = torch.get_num_threads()
+            torch.set_num_threads(max(1, threads))
+            try:
+                return self.fill_vectors(limit=limit, progress=progress, cancel=cancel)
+            finally:
+                torch.set_num_threads(previous)
         total = self.pending_vectors()
         if limit is not None:
             total = min(total, limit)

@@ -245,3 +245,17 @@ def test_vectors_of_another_encoder_are_encoded_again(opened: Assistant) -> None
         with again.memory._database().read() as db:
             encoders = {row[0] for row in db.execute("SELECT encoder FROM memory_vectors")}
         assert encoders == {again.memory.encoder.name}
+
+
+def test_fill_vectors_can_cap_torch_threads_and_restores_them(opened: Assistant) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    opened.memory.add([NewMemory(text=f"note number {i} about owls") for i in range(3)])
+    seen: list[int] = []
+    opened.memory.fill_vectors(
+        threads=1, progress=lambda done, total: seen.append(torch.get_num_threads())
+    )
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == before
+    assert opened.memory.pending_vectors() == 0

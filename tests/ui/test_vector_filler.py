@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from assistant import Assistant, CancelToken, MnemeError
 from assistant.memory.store import NewMemory
 from ui.tasks import Lane
-from ui.vector_filler import BATCH, VectorFiller, indexing_text
+from ui.vector_filler import BACKGROUND_THREADS, BATCH, VectorFiller, indexing_text
 
 
 class FakeMemory:
@@ -24,6 +24,7 @@ class FakeMemory:
         self.limits: list[int | None] = []
         self.during_fill: Callable[[CancelToken | None], None] | None = None
         self.lock = threading.Lock()
+        self.threads: list[int | None] = []
 
     def pending_vectors(self) -> int:
         with self.lock:
@@ -35,8 +36,10 @@ class FakeMemory:
         limit: int | None = None,
         progress: Callable[[int, int], None] | None = None,
         cancel: CancelToken | None = None,
+        threads: int | None = None,
     ) -> int:
         self.limits.append(limit)
+        self.threads.append(threads)
         if self.during_fill is not None:
             self.during_fill(cancel)
         if cancel is not None and cancel.cancelled:
@@ -70,6 +73,7 @@ def test_fills_in_small_batches_with_progress_until_nothing_is_pending(qtbot, la
     with qtbot.waitSignal(filler.finished, timeout=10_000):
         filler.start()
     assert memory.limits == [BATCH, BATCH, BATCH]
+    assert memory.threads == [BACKGROUND_THREADS] * 3  # a core is left to the UI
     assert memory.pending == 0
     assert seen[0] == (0, 1300)
     assert seen[-1] == (1300, 1300)
