@@ -30,9 +30,10 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     print(result.stdout[-20_000:], result.stderr[-5_000:], sep="\n")
-    # Hypothesis' statistics say "- N passing examples, M failing examples, K invalid examples".
-    passing = sum(int(n) for n in re.findall(r"- (\d+) passing examples", result.stdout))
-    failing = sum(int(n) for n in re.findall(r", (\d+) failing examples", result.stdout))
+    # Hypothesis' statistics say "- N passing, M failing, and K invalid test cases" per phase.
+    counts = re.findall(r"(\d+) passing, (\d+) failing", result.stdout)
+    passing = sum(int(p) for p, _ in counts)
+    failing = sum(int(f) for _, f in counts)
     print(
         json.dumps(
             {

@@ -219,6 +219,26 @@ def test_attachments_become_chunks_linked_to_their_email(mneme: Assistant, tmp_p
     assert emails(mneme) == []
 
 
+def test_pdf_and_docx_attachments_are_read_from_memory(mneme: Assistant, tmp_path: Path) -> None:
+    from tests.assistant.test_document_formats import make_docx, make_pdf, paragraph
+
+    attached = (
+        ("minutes.pdf", make_pdf([["Budget approved for the roof."], ["Next meeting in June."]])),
+        ("brief.docx", make_docx(paragraph("The tender closes on Friday."))),
+    )
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "docs.eml").write_bytes(message(2, "Two documents.", attachments=attached).as_bytes())
+    summary = mneme.import_([mail / "docs.eml"])
+    assert summary.items_imported == 1 and summary.items_failed == []
+    refs = by_ref(mneme)
+    june = next(m for m in refs.values() if "Next meeting in June" in m.text)
+    assert june.source_ref.startswith("<m2@example.org>#attachment=minutes.pdf#")
+    assert "page=2" in june.source_ref  # the page survives inside the email's provenance
+    assert any("tender closes on Friday" in m.text for m in refs.values())
+    assert list(mail.iterdir()) == [mail / "docs.eml"]  # nothing written beside the mail
+
+
 def test_eml_folders_and_a_file_named_mbox(mneme: Assistant, tmp_path: Path) -> None:
     for number in (1, 2):
         (tmp_path / "mail" / "sub").mkdir(parents=True, exist_ok=True)
