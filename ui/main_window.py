@@ -8,7 +8,7 @@ window stays current while a reply streams) and `import` (an import runs beside 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -42,6 +42,7 @@ WELCOME = (
     "<p><b>Ctrl+Enter</b> send · <b>Esc</b> stop · <b>Ctrl+N</b> new chat · <b>Ctrl+F</b> search · "
     "<b>Ctrl+Shift+M</b> memory · <b>Ctrl+I</b> import</p>"
 )
+WARM_UP_DELAY_MS = 1500
 INCOGNITO_NOTICE = "◐ Incognito: nothing in this conversation is remembered or learned."
 
 
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self.reply_task: Task | None = None
         self._streaming: MessageEntry | None = None
         self.import_dialog: ImportDialog | None = None
+        self.warm_up_task: Task | None = None
         self.setWindowTitle("Mneme")
         self.resize(1280, 800)
         self._build()
@@ -72,7 +74,17 @@ class MainWindow(QMainWindow):
         )
         self.vector_filler.finished.connect(self.statusBar().clearMessage)
         self.vector_filler.failed.connect(self.show_error)
+        # Loading the encoder stalls the UI thread now and then (its native libraries load under
+        # the GIL): do it soon after start-up, not at the first recall or import. Not at once, so
+        # a window closed right away does not wait for it.
+        QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
         self.vector_filler.start()
+
+    def _warm_up(self) -> Task | None:
+        if not self.isVisible() or not self.assistant.settings.memory_enabled:
+            return None
+        self.warm_up_task = self.model_lane.submit(lambda task: self.assistant.memory.warm_up())
+        return self.warm_up_task.failure(self.show_error)
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:

@@ -67,6 +67,17 @@ class MemoryApi:
             self._encoder = self._encoder_factory()
         return self._encoder
 
+    def warm_up(self) -> None:
+        """Load the encoder (batch and query paths) now rather than at the first recall or fill.
+
+        Slow (seconds) and, while its native libraries load, it holds the GIL for up to a few
+        hundred milliseconds at a time (measured): the desktop app runs it on the model lane right
+        after start-up, when nobody is typing yet, instead of in the middle of use.
+        """
+        with self._lock:
+            self.encoder.encode(["warm up"])
+            self.encoder.encode_query("warm up")
+
     # -- writing ----------------------------------------------------------------------------------
     def add(self, memories: Sequence[NewMemory]) -> list[int]:
         """Store memories now (keyword-searchable at once); their vectors come from
