@@ -232,7 +232,7 @@ class Assistant:
         self._store.get(conversation_id)  # NotFoundError before anything is touched
         forgotten = 0
         if forget_memories:
-            forgotten = self._forget_memories("conversation_id = ?", [conversation_id])
+            forgotten = self.memory.forget_source(conversation_id=conversation_id)
         self._store.delete(conversation_id)
         self._did_change(conversation_id)
         return forgotten
@@ -265,19 +265,19 @@ class Assistant:
             raise MnemeError("The message is empty.")
         self._ensure_engine(options.get("model"))
         later = self._store.messages_from(message.conversation_id, message.id)
-        marks = ",".join("?" * len(later))
-        self._forget_memories(f"message_id IN ({marks})", later)
+        self._forget_messages(later)
         self._store.delete_messages(message.conversation_id, later)
         self._did_change(message.conversation_id)
         return self.reply(message.conversation_id, text, **options)
 
-    def _forget_memories(self, where: str, parameters: list[Any]) -> int:
+    def _forget_messages(self, message_ids: list[int]) -> None:
+        """Forget the memories made from these messages (forget_many takes their versions too)."""
+        marks = ",".join("?" * len(message_ids))
         with self._opened_database().read() as db:
-            ids = [
-                row[0] for row in db.execute(f"SELECT id FROM memories WHERE {where}", parameters)
-            ]
-        # forget_many also takes each memory's other versions (an edit keeps the old one).
-        return self.memory.forget_many(ids) if ids else 0
+            rows = db.execute(f"SELECT id FROM memories WHERE message_id IN ({marks})", message_ids)
+            ids = [row[0] for row in rows]
+        if ids:
+            self.memory.forget_many(ids)
 
     def database_counts(self) -> dict[str, int]:
         return self._store.count()

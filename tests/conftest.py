@@ -71,6 +71,15 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(previous)
 
 
+@pytest.fixture
+def mneme() -> Iterator[Assistant]:
+    """An opened Assistant without a model: database, memory and import calls only."""
+    instance = Assistant()
+    instance.open()
+    yield instance
+    instance.close()
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_model(tmp_path_factory.mktemp("models") / "tiny.gguf")

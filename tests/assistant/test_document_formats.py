@@ -9,7 +9,6 @@ import json
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,14 +132,6 @@ def source_of(path: Path, data: bytes) -> SourceFile:
 
 def memories(importer_parse: Any, path: Path, data: bytes) -> list[Any]:
     return list(importer_parse(source_of(path, data), CancelToken()))
-
-
-@pytest.fixture
-def mneme() -> Iterator[Assistant]:
-    instance = Assistant()
-    instance.open()
-    yield instance
-    instance.close()
 
 
 def by_session(assistant: Assistant, session: str, kind: str = "chunk") -> list[Memory]:

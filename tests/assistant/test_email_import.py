@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -36,14 +35,6 @@ WORDS = {
     "shift_jis": "こんにちは世界",
     "koi8-r": "Добрый вечер",
 }
-
-
-@pytest.fixture
-def mneme() -> Iterator[Assistant]:
-    instance = Assistant()
-    instance.open()
-    yield instance
-    instance.close()
 
 
 def message(

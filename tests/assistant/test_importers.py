@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,14 +21,6 @@ from assistant.importers.registry import ImportFileError
 from assistant.types import ImportProgress, Memory
 
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def mneme() -> Iterator[Assistant]:
-    instance = Assistant()
-    instance.open()
-    yield instance
-    instance.close()
 
 
 def chunks_of(assistant: Assistant) -> list[Memory]:

@@ -14,14 +14,6 @@ from ui.tasks import Lane
 
 
 @pytest.fixture
-def mneme() -> Iterator[Assistant]:
-    instance = Assistant()
-    instance.open()
-    yield instance
-    instance.close()
-
-
-@pytest.fixture
 def dialog(qtbot, mneme: Assistant) -> Iterator[ImportDialog]:
     lane = Lane("import")
     widget = ImportDialog(mneme, lane)
