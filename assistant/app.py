@@ -32,8 +32,11 @@ from assistant.engine.base import (
 )
 from assistant.engine.models import ModelCatalog
 from assistant.errors import MnemeError
+from assistant.memory import commands
 from assistant.memory.api import MemoryApi
 from assistant.memory.encoder import Encoder
+from assistant.memory.extract import ExtractionRun, run_jobs
+from assistant.memory.facts import FactSource
 from assistant.memory.feedback import (
     LearningRun,
     feedback_signal,
@@ -44,12 +47,15 @@ from assistant.memory.feedback import (
     store_gains,
     used_memories,
 )
+from assistant.memory.forget import COMMAND_MODEL
+from assistant.memory.policy import Candidate
 from assistant.memory.prompt import with_memories
+from assistant.memory.statements import parse_first_person
 from assistant.memory.store import NewMemory
 from assistant.paths import Paths, resolve_paths
 from assistant.resources import read_text
 from assistant.secrets import PassphraseProvider, obtain_key
-from assistant.storage.conversations import ConversationStore, title_from_text
+from assistant.storage.conversations import ConversationStore, now_iso, title_from_text
 from assistant.storage.database import DEFAULT_BUSY_TIMEOUT_S, EncryptedDatabase, open_database
 from assistant.types import (
     Conversation,
@@ -149,6 +155,9 @@ class Assistant:
         self._engine: Engine | None = None
         self._engine_key: tuple[object, ...] | None = None
         self._memory: MemoryApi | None = None
+        # Set when memories are forgotten; the model lane then clears the KV cache before its
+        # next use (clearing it from the forgetting thread could race a running reply).
+        self._prompt_cache_stale = False
         self.models = ModelCatalog(self._config, self.paths.models_dir)
         self.conversation_did_change: list[Callable[[int], None]] = []
 
@@ -168,6 +177,9 @@ class Assistant:
             self._conversations = ConversationStore(self._database)
 
     def close(self) -> None:
+        if self._memory is not None and self._database is not None and self._memory.scrub_pending:
+            with contextlib.suppress(Exception):
+                self._memory.scrub()  # a forget found the WAL busy: no forgotten text stays
         if self._engine is not None:
             self._engine.close()
             self._engine = None
@@ -232,8 +244,10 @@ class Assistant:
         self._store.get(conversation_id)  # NotFoundError before anything is touched
         forgotten = 0
         if forget_memories:
-            forgotten = self.memory.forget_source(conversation_id=conversation_id)
+            forgotten = self.memory.forget_source(conversation_id=conversation_id, scrub=False)
         self._store.delete(conversation_id)
+        if forget_memories:
+            self.memory.scrub()  # after the messages went too: none of their text stays
         self._did_change(conversation_id)
         return forgotten
 
@@ -321,6 +335,9 @@ class Assistant:
                 f"The message is {len(text):,} characters long; the limit is "
                 f"{MAX_MESSAGE_CHARS:,}. Import long documents instead."
             )
+        command = commands.parse(text)
+        if command is not None:
+            return self._run_command(conversation_id, text, command)
         engine = self._ensure_engine(model)
         store = self._store
         conversation = store.get(conversation_id) if conversation_id is not None else None
@@ -350,7 +367,7 @@ class Assistant:
         if conversation is None:
             conversation = store.create(title_from_text(text))
         user = store.add_message(conversation.id, "user", text)
-        self._remember_turn(conversation, user)
+        user_memory = self._remember_turn(conversation, user)
         self._did_change(conversation.id)
         started = time.perf_counter()
         chosen = conversation
@@ -358,10 +375,18 @@ class Assistant:
 
         def store_reply(reply_text: str, finish: str, completion: Completion | None) -> Reply:
             reply = self._store_reply(
-                chosen, user, engine, reply_text, finish, completion, time.perf_counter() - started
+                chosen,
+                user,
+                engine.name,
+                reply_text,
+                finish,
+                completion,
+                time.perf_counter() - started,
             )
-            self._remember_turn(chosen, reply.assistant_message)
+            reply_memory = self._remember_turn(chosen, reply.assistant_message)
             record_reply_memories(self._opened_database(), reply.assistant_message.id, used)
+            if user_memory is not None and self._config.load().fact_extraction:
+                self.memory.enqueue_extraction(user_memory, reply_memory)
             return dataclasses.replace(reply, memories=used)
 
         stream = ReplyStream(tokens, conversation, user, cancel, store_reply)
@@ -414,18 +439,106 @@ class Assistant:
                 lambda: Encoder(self._config.load().encoder),
                 capacity=lambda: self._config.load().pool_capacity,
             )
+            self._memory.memory_did_forget.append(self._memories_forgotten)
         return self._memory
+
+    def extract_facts(
+        self, *, limit: int = 5, retry_failed: bool = False, cancel: CancelToken | None = None
+    ) -> ExtractionRun:
+        """The background extraction job: the model reads queued exchanges for facts, which go
+        through the write gate (assistant.memory.policy). Invalid output is retried; a final
+        failure stays visible in `memory.extraction_status()` and is retried with
+        `retry_failed`. Bounded by `limit` jobs; run it on the model lane after a reply."""
+        database = self._opened_database()
+        if not self._config.load().fact_extraction:
+            return ExtractionRun()
+        if not self.memory.extraction_status()["pending"] and not retry_failed:
+            return ExtractionRun()  # nothing queued: do not load a model for it
+        engine = self._ensure_engine(None)
+        run = run_jobs(database, engine, limit=limit, retry_failed=retry_failed, cancel=cancel)
+        if run.fact_ids:
+            self.memory._changed(run.fact_ids)
+        return run
+
+    def _memories_forgotten(self, ids: list[int]) -> None:
+        self._prompt_cache_stale = True
+
+    def _run_command(
+        self, conversation_id: int | None, text: str, command: commands.Command
+    ) -> ReplyStream:
+        """A "remember that …" / "forget that …" message: acted on at once, without the model;
+        the reply confirms it. Streams like a model reply so every caller handles it alike."""
+        store = self._store
+        conversation = store.get(conversation_id) if conversation_id is not None else None
+        forgetting = command.action == "forget"
+        stored_text = commands.FORGET_PLACEHOLDER if forgetting else text
+        if conversation is None:
+            conversation = store.create(title_from_text(stored_text))
+        user = store.add_message(conversation.id, "user", stored_text)
+        self._did_change(conversation.id)
+        if forgetting:
+            answer = self._forget_command(command.body)
+        elif conversation.incognito:
+            answer = "This is an incognito conversation: nothing in it is remembered."
+        else:
+            statement = commands.first_person(command.body)
+            outcome = self.memory.propose(
+                Candidate(statement, "user-stated", parse_first_person(statement), explicit=True),
+                FactSource(
+                    source_type="conversation",
+                    source_ref=f"conversation:{conversation.id}/message:{user.id}",
+                    conversation_id=conversation.id,
+                    message_id=user.id,
+                    occurred_at=user.created_at,
+                ),
+            )
+            older = None
+            if outcome.action == "supersede" and outcome.existing is not None:
+                older = self.memory.get(outcome.existing).text
+            answer = commands.remember_reply(outcome, statement, older)
+        started = time.perf_counter()
+        chosen = conversation
+
+        def finish(reply_text: str) -> Completion:
+            return Completion(reply_text, "stop", 0, 0, total_s=time.perf_counter() - started)
+
+        def store_reply(
+            reply_text: str, finish_reason: str, completion: Completion | None
+        ) -> Reply:
+            return self._store_reply(
+                chosen,
+                user,
+                COMMAND_MODEL,
+                reply_text,
+                finish_reason,
+                completion,
+                time.perf_counter() - started,
+            )
+
+        return ReplyStream(
+            TokenStream(iter([answer]), finish), conversation, user, CancelToken(), store_reply
+        )
+
+    def _forget_command(self, body: str) -> str:
+        ids = commands.find_to_forget(self._opened_database(), body)
+        if len(ids) > commands.MAX_FORGET_MATCHES:
+            return commands.forget_reply(0, 0, 0, len(ids))
+        report = self.memory.forget_completely(ids)
+        return commands.forget_reply(
+            report.memories, report.facts, report.messages_redacted, len(ids)
+        )
 
     def _opened_database(self) -> EncryptedDatabase:
         self.open()
         assert self._database is not None
         return self._database
 
-    def _remember_turn(self, conversation: Conversation, message: Message) -> None:
-        """Every exchange becomes an episode memory as it happens (no model needed)."""
+    def _remember_turn(self, conversation: Conversation, message: Message) -> int | None:
+        """Every exchange becomes an episode memory as it happens (no model needed); returns
+        its id (None in incognito conversations, which remember nothing)."""
         if conversation.incognito or not message.content.strip():
-            return
-        self.memory.add(
+            return None
+        (memory_id,) = self.memory.add(
             [
                 NewMemory(
                     text=message.content,
@@ -442,12 +555,13 @@ class Assistant:
                 )
             ]
         )
+        return memory_id
 
     def _store_reply(
         self,
         conversation: Conversation,
         user: Message,
-        engine: Engine,
+        model_name: str,
         text: str,
         finish: str,
         completion: Completion | None,
@@ -457,14 +571,14 @@ class Assistant:
             conversation.id,
             "assistant",
             text,
-            model=engine.name,
+            model=model_name,
             finish_reason=finish,
             prompt_tokens=completion.prompt_tokens if completion else None,
             completion_tokens=completion.completion_tokens if completion else None,
         )
         self._did_change(conversation.id)
         stats = ReplyStats(
-            model=engine.name,
+            model=model_name,
             finish_reason=finish,
             prompt_tokens=completion.prompt_tokens if completion else 0,
             completion_tokens=completion.completion_tokens if completion else 0,
@@ -498,6 +612,10 @@ class Assistant:
                 self._engine = None
             self._engine = engine_for(target, settings)
             self._engine_key = key
+            self._prompt_cache_stale = False
+        if self._prompt_cache_stale:
+            self._prompt_cache_stale = False
+            self._engine.forget_cached_prompts()
         return self._engine
 
     # -- import ------------------------------------------------------------------------------
@@ -517,9 +635,19 @@ class Assistant:
         """
         from assistant.importers import run_import
 
-        return run_import(
-            paths, self.memory, self._opened_database(), progress=progress, cancel=cancel
-        )
+        database = self._opened_database()
+        started = now_iso()  # not max(id): a replaced chunk's id can be reused by its successor
+        summary = run_import(paths, self.memory, database, progress=progress, cancel=cancel)
+        settings = self._config.load()
+        if settings.extract_from_imports and settings.fact_extraction:
+            # Opt-in: the model reads each new chunk for facts, which can only reach the inbox.
+            with database.read() as db:
+                new = db.execute(
+                    "SELECT id FROM memories WHERE created_at >= ? AND kind = 'chunk'", [started]
+                ).fetchall()
+            for (memory_id,) in new:
+                self.memory.enqueue_extraction(memory_id)
+        return summary
 
     def forget_missing(self, missing: Sequence[tuple[str, str | None]]) -> int:
         """Forget what files (item None) or items of a file (an email's key) that an import found

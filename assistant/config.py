@@ -33,6 +33,10 @@ class Settings:
     memory_token_budget: int = 600  # most prompt tokens the memory block may take
     encoder: str | None = None  # sentence-transformers model; None: bundled all-MiniLM-L6-v2
     pool_capacity: int = 1_000_000
+    fact_extraction: bool = True  # the model reads each exchange for facts, in the background
+    # Also read imported documents and mail for facts (inbox only). Off: it keeps the model busy
+    # for hours after a big import.
+    extract_from_imports: bool = False
 
     def validate(self, source: Path) -> None:
         def bad(name: str, expected: str) -> ConfigError:
@@ -57,6 +61,10 @@ class Settings:
             raise bad("max_tokens", "a positive integer")
         if not isinstance(self.temperature, int | float) or self.temperature < 0:
             raise bad("temperature", "a number of at least 0")
+        if not isinstance(self.fact_extraction, bool):
+            raise bad("fact_extraction", "true or false")
+        if not isinstance(self.extract_from_imports, bool):
+            raise bad("extract_from_imports", "true or false")
         if not isinstance(self.memory_enabled, bool):
             raise bad("memory_enabled", "true or false")
         if not isinstance(self.learning_enabled, bool):

@@ -168,6 +168,20 @@ class Memory:
     last_accessed_at: str | None = None
     supersedes: int | None = None
     """The earlier version this one replaced (an edit keeps the old one as `superseded`)."""
+    subject: str | None = None
+    """Facts: what the fact is about ("user", "user's sister", …) and its predicate and value."""
+    predicate: str | None = None
+    object: str | None = None
+    negated: bool = False
+    facet: str | None = None
+    """"preference" for a user's wish about answers (kept as data, never as an instruction)."""
+    confidence: float | None = None
+    conflicts_with: int | None = None
+    """An inbox candidate: the active fact it contradicts (shown beside it for review)."""
+    updates: int | None = None
+    """A fact that updated an older one: the older fact, kept as `superseded` with its validity."""
+    evicted_at: str | None = None
+    """When the capacity bound took it out of recall (it stays browsable; pinning brings it back)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,9 +1,12 @@
 """The memory inspector: browse, search, correct and delete what Mneme remembers.
 
+Above the tabs, the fact extraction counter (`ui.extraction`: jobs done, waiting, failed, Retry).
 Three tabs: "Memories" (a filtered, sortable, lazily loaded table with a detail pane), "Review inbox"
-(proposed memories to accept, edit or reject) and "What I learned" (added or changed today / this
-week). Every core call runs on the io lane (`ui.tasks`); this module only touches widgets, on the UI
-thread. Confirmations and text prompts go through `confirm` / `ask_text`, which tests replace.
+(proposed memories to accept, edit or reject, `ui.inbox_pane`) and "What I learned" (added or
+changed today / this week, and what the capacity bound took out of recall). Every core call runs on
+the io lane (`ui.tasks`), except extraction, which needs the model (model lane); this module only
+touches widgets, on the UI thread. Confirmations and text prompts go through `confirm` /
+`ask_text`, which tests replace.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -34,15 +35,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant import Assistant
+from assistant import Assistant, MnemeError
 from assistant.types import Memory, MemoryFilter
+from ui.extraction import ExtractionBar, FactExtraction
+from ui.fact_views import excerpt
+from ui.inbox_pane import InboxPane
 from ui.learned_pane import LearnedPane
 from ui.memory_detail import COMPLETE, MemoryDetail
-from ui.memory_table import WHEN_COLUMN, MemoryTableModel, list_line
+from ui.memory_table import WHEN_COLUMN, MemoryTableModel
 from ui.tasks import Lane
 
 SEARCH_DELAY_MS = 250
-TEXT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class _Events(QObject):
@@ -64,7 +67,7 @@ class MemoryInspector(QWidget):
     ) -> None:
         super().__init__(parent)
         self.assistant = assistant
-        self.model_lane = model_lane  # kept for work that needs the model (none yet)
+        self.model_lane = model_lane  # for work that needs the model: fact extraction
         self.io_lane = io_lane
         self.current: Memory | None = None
         self._detail: dict[str, Any] = {}
@@ -75,6 +78,9 @@ class MemoryInspector(QWidget):
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
+        # The main window runs extraction after each reply through this same object.
+        self.extraction = FactExtraction(self.assistant, self.model_lane, self.io_lane, self)
+        self.extraction_bar = ExtractionBar(self.extraction)
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_browser(), "Memories")
         self.tabs.addTab(self._build_inbox(), "Review inbox")
@@ -82,6 +88,7 @@ class MemoryInspector(QWidget):
         self.tabs.currentChanged.connect(lambda _: self._refresh_side_tabs())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.extraction_bar)
         layout.addWidget(self.tabs)
 
     def _combo(self, any_label: str, values: list[tuple[str, str | None]]) -> QComboBox:
@@ -206,6 +213,7 @@ class MemoryInspector(QWidget):
         self.detail.edit_button.clicked.connect(self.edit_current)
         self.detail.pin_button.clicked.connect(self.toggle_pin)
         self.detail.delete_button.clicked.connect(self.delete_selected)
+        self.detail.fact.memory_chosen.connect(self.show_memory)
         # The pane's parts, by the names the rest of the inspector (and its tests) use.
         self.detail_text = self.detail.text
         self.provenance_label = self.detail.provenance_label
@@ -219,29 +227,24 @@ class MemoryInspector(QWidget):
         return self.detail
 
     def _build_inbox(self) -> QWidget:
-        self.inbox_list = QListWidget()
-        self.inbox_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.inbox_list.setWordWrap(True)
-        self.accept_button = QPushButton("Accept")
-        self.accept_button.clicked.connect(lambda: self.accept_inbox(edit=False))
-        self.accept_edit_button = QPushButton("Edit and accept…")
-        self.accept_edit_button.clicked.connect(lambda: self.accept_inbox(edit=True))
-        self.reject_button = QPushButton("Reject")
-        self.reject_button.clicked.connect(self.reject_inbox)
-        self.inbox_label = QLabel()
-        buttons = QHBoxLayout()
-        for button in (self.accept_button, self.accept_edit_button, self.reject_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.addWidget(
-            QLabel("Proposed memories from imports, contradictions and untrusted sources.")
+        self.inbox = InboxPane(
+            self.assistant,
+            self.io_lane,
+            self._run,
+            lambda text: self.confirm(text),
+            lambda title, text: self.ask_text(title, text),
         )
-        layout.addWidget(self.inbox_list)
-        layout.addWidget(self.inbox_label)
-        layout.addLayout(buttons)
-        return page
+        self.inbox.count_changed.connect(
+            lambda n: self.tabs.setTabText(1, f"Review inbox ({n})" if n else "Review inbox")
+        )
+        self.inbox.changed.connect(self._inbox_done)
+        self.inbox.failed.connect(self.show_error)
+        self.inbox_list = self.inbox.list
+        self.inbox_label = self.inbox.label
+        self.accept_button = self.inbox.accept_button
+        self.accept_edit_button = self.inbox.accept_edit_button
+        self.reject_button = self.inbox.reject_button
+        return self.inbox
 
     def _build_learned(self) -> QWidget:
         self.learned = LearnedPane(self.assistant, self.io_lane)
@@ -276,6 +279,7 @@ class MemoryInspector(QWidget):
             self._changed_while_hidden = True
             return
         self._refresh_side_tabs()
+        self.extraction.refresh()  # forgetting a memory also drops its extraction job
         if self.model.rowCount() <= 200 and not self.model.loading:
             self._reload_keeping_selection()
         else:
@@ -289,10 +293,12 @@ class MemoryInspector(QWidget):
 
     # -- public --------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Reload the table (current filters), the inbox and the learned list."""
+        """Reload the table (current filters), the inbox, the learned list and the extraction
+        counter."""
         self.apply_filters()
         self.refresh_inbox()
         self.refresh_learned()
+        self.extraction.refresh()
 
     def current_filter(self) -> MemoryFilter:
         since = until = None
@@ -420,12 +426,16 @@ class MemoryInspector(QWidget):
         api = self.assistant.memory
 
         def gather(task: object) -> dict[str, Any]:
-            return {
+            detail = {
                 "memory": api.get(memory.id),
                 "provenance": api.provenance(memory.id),
                 "history": api.history(memory.id),
                 "recall": api.last_recall(memory.id),
             }
+            if memory.kind == "fact":
+                detail["timeline"] = api.timeline(memory.id)
+                detail["sources"] = fact_sources(api, memory.id)
+            return detail
 
         self.io_lane.submit(gather).success(self._detail_loaded).failure(self.show_error)
 
@@ -531,51 +541,13 @@ class MemoryInspector(QWidget):
         self.refresh_learned()
 
     def refresh_inbox(self) -> None:
-        api = self.assistant.memory
-        self.io_lane.submit(lambda task: api.inbox()).success(self._inbox_loaded).failure(
-            self.show_error
-        )
-
-    def _inbox_loaded(self, memories: list[Memory]) -> None:
-        self.inbox_list.clear()
-        for memory in memories:
-            item = QListWidgetItem(list_line(memory))
-            item.setData(Qt.ItemDataRole.UserRole, memory.id)
-            item.setData(TEXT_ROLE, memory.text)
-            self.inbox_list.addItem(item)
-        count = len(memories)
-        self.inbox_label.setText("Nothing to review." if not count else f"{count} to review")
-        self.tabs.setTabText(1, f"Review inbox ({count})" if count else "Review inbox")
-
-    def _inbox_selection(self) -> list[int]:
-        return [
-            int(item.data(Qt.ItemDataRole.UserRole)) for item in self.inbox_list.selectedItems()
-        ]
+        self.inbox.refresh()
 
     def accept_inbox(self, *, edit: bool = False) -> None:
-        ids = self._inbox_selection()
-        if not ids:
-            return
-        api = self.assistant.memory
-        if edit:
-            memory_id = ids[0]
-            original = self.inbox_list.selectedItems()[0].data(TEXT_ROLE)
-            text = self.ask_text("Edit and accept", original)
-            if text is None:
-                return
-            self._run(lambda: api.accept(memory_id, text), lambda _: self._inbox_done(), "Accepted")
-            return
-        self._run(lambda: [api.accept(i) for i in ids], lambda _: self._inbox_done(), "Accepted")
+        self.inbox.accept(edit=edit)
 
     def reject_inbox(self) -> None:
-        ids = self._inbox_selection()
-        if not ids:
-            return
-        what = "this proposed memory" if len(ids) == 1 else f"these {len(ids)} proposed memories"
-        if not self.confirm(f"Reject {what}? They are deleted completely."):
-            return
-        api = self.assistant.memory
-        self._run(lambda: [api.reject(i) for i in ids], lambda _: self._inbox_done(), "Rejected")
+        self.inbox.reject()
 
     def _inbox_done(self) -> None:
         self._refresh_side_tabs()
@@ -583,3 +555,15 @@ class MemoryInspector(QWidget):
 
     def refresh_learned(self) -> None:
         self.learned.refresh()
+
+
+def fact_sources(api: Any, fact_id: int) -> list[dict[str, Any]]:
+    """`memory.fact_sources` with each source's quoted words as "excerpt" (a worker thread)."""
+    sources = api.fact_sources(fact_id)
+    for source in sources:
+        try:
+            text = api.get(source["memory_id"]).text
+        except MnemeError:
+            continue  # forgotten meanwhile
+        source["excerpt"] = excerpt(text, source.get("quote_start"), source.get("quote_end"))
+    return sources

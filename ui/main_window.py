@@ -4,6 +4,9 @@ on the right; the setup panel instead of the chat until a model is loaded.
 Every core call runs through `ui.tasks` lanes; this module only touches widgets. Lanes: `model`
 (llama.cpp, torch, the encoder: one at a time), `io` (quick database reads and row edits, so the
 window stays current while a reply streams) and `import` (an import runs beside the chat).
+
+After each reply, fact extraction (the inspector's `FactExtraction`) reads the exchange on the model
+lane, a few jobs at a time; a message sent meanwhile waits behind it on the lane.
 """
 
 from __future__ import annotations
@@ -153,6 +156,7 @@ class MainWindow(QMainWindow):
         self.inspector = MemoryInspector(self.assistant, self.model_lane, self.io_lane)
         self.inspector.open_conversation.connect(self._open_source)
         self.inspector.action_done.connect(lambda text: self.statusBar().showMessage(text, 5_000))
+        self.inspector.extraction.ran.connect(self._facts_extracted)
         self.inspector_dock = QDockWidget("Memory", self)
         self.inspector_dock.setObjectName("inspectorDock")
         self.inspector_dock.setWidget(self.inspector)
@@ -319,8 +323,24 @@ class MainWindow(QMainWindow):
         return self.reply_task
 
     def _reply_done(self) -> None:
+        replied = self.reply_task is not None and self.reply_task.result is not None
         self._set_busy(False)
+        if replied:
+            # The model lane is free again: read the exchange for facts (bounded to a few jobs;
+            # the core does nothing when extraction is off or nothing is queued).
+            self.inspector.extraction.run()
         self.vector_filler.resume()
+
+    def _facts_extracted(self, run: object) -> None:
+        """Say what an extraction run added (an `ExtractionRun`; its outcomes count actions)."""
+        outcomes = getattr(run, "outcomes", {}) or {}
+        learned = sum(outcomes.get(action, 0) for action in ("activate", "supersede", "preference"))
+        review = outcomes.get("inbox", 0)
+        parts = [f"learned {learned} fact{'s' if learned != 1 else ''}"] if learned else []
+        if review:
+            parts.append(f"{review} to review in the inbox")
+        if parts:
+            self.statusBar().showMessage(f"From the conversation: {', '.join(parts)}.", 5_000)
 
     def stop(self) -> None:
         if self._cancel is not None:
@@ -485,6 +505,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.stop()
+        self.inspector.extraction.stop()
         if self.import_dialog is not None:
             self.import_dialog.cancel()
         self.setup_panel.shutdown()

@@ -22,11 +22,16 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.types import Memory
+from ui.fact_detail import FactDetail
 from ui.memory_table import one_line, short_date
 
+FORGOTTEN = "(forgotten)"  # what the core writes over a forgotten message (memory/forget.py)
+
 COMPLETE = (
-    "The memory, its older versions, its search entries, vectors, context windows and the "
-    "learning signals that mention it are all deleted. This cannot be undone."
+    "The memory, its older versions, the facts read only in it, its search entries, vectors, "
+    "context windows and the learning signals that mention it are all deleted. The "
+    f"conversation messages it was made of will read “{FORGOTTEN}” afterwards. This cannot be "
+    "undone."
 )
 ForgetSource = Callable[[dict[str, Any], str], None]
 
@@ -46,6 +51,7 @@ class MemoryDetail(QWidget):
         self.history_list = QListWidget()
         self.history_list.setMaximumHeight(120)
         self.history_list.setWordWrap(True)
+        self.fact = FactDetail()  # facet, timeline and sources of a fact; hidden otherwise
         self.edit_button = QPushButton("Edit…")
         self.pin_button = QPushButton("Pin")
         self.delete_button = QPushButton("Delete")
@@ -65,31 +71,39 @@ class MemoryDetail(QWidget):
         layout.addWidget(self.recall_label)
         layout.addWidget(QLabel("<b>Versions</b>"))
         layout.addWidget(self.history_list, 1)
+        layout.addWidget(self.fact)
         layout.addLayout(buttons)
         layout.addWidget(self.forget_source_button)
 
     def show_memory(
         self, memory: Memory | None, detail: dict[str, Any] | None, *, selected: bool
     ) -> None:
-        """Show `memory` (None: nothing chosen). `detail` (provenance, history, recall) may come
-        later: until then the pane says it is loading."""
+        """Show `memory` (None: nothing chosen). `detail` (provenance, history, recall; for a
+        fact also timeline and sources) may come later: until then the pane says it is loading."""
         for button in (self.edit_button, self.pin_button, self.forget_source_button):
             button.setEnabled(memory is not None)
         self.delete_button.setEnabled(memory is not None or selected)
         self.open_source_button.setEnabled(False)
         self.history_list.clear()
         self.forget_source_menu.clear()
+        self.fact.show_fact(memory, detail)
         if memory is None:
             self.text.setPlainText("Select a memory to see it in full.")
             self.provenance_label.clear()
             self.recall_label.clear()
             return
         self.pin_button.setText("Unpin" if memory.pinned else "Pin")
+        kind = f"{memory.kind} ({memory.facet})" if memory.facet else memory.kind
         facts = [
-            f"{memory.kind} · {memory.status} · trust {memory.trust}",
+            f"{kind} · {memory.status} · trust {memory.trust}",
             f"happened {short_date(memory.occurred_at)} · stored {short_date(memory.created_at)}",
             f"used {memory.access_count} time{'s' if memory.access_count != 1 else ''}",
         ]
+        if memory.evicted_at:
+            facts.append(
+                f"out of recall since {short_date(memory.evicted_at)} (memory capacity): "
+                "still stored; pin it to bring it back"
+            )
         self.text.setHtml(
             f"<p style='font-size: 11pt'>{html.escape(memory.text).replace(chr(10), '<br>')}</p>"
             f"<p style='color: #666'>{'<br>'.join(html.escape(f) for f in facts)}</p>"

@@ -1,5 +1,5 @@
-"""The settings dialog: model, GPU layers, context size, memory and learning switches, data folder,
-encryption status.
+"""The settings dialog: model, GPU layers, context size, memory, learning and fact-extraction
+switches, data folder, encryption status.
 
 Reading and saving run on the io lane (a settings file read/write and, for the encryption status, a
 database pragma); widgets are touched only in the tasks' callbacks on the UI thread. Saving never
@@ -94,6 +94,11 @@ class SettingsDialog(QDialog):
         )
         self.memory_check = QCheckBox("Recall memories into replies")
         self.learning_check = QCheckBox("Learn in the background from feedback and replies")
+        self.facts_check = QCheckBox("Learn facts from conversations")
+        self.facts_check.setToolTip(
+            "After each reply, the model reads the exchange for facts about you. What you say "
+            "yourself becomes a fact; anything else waits in the review inbox."
+        )
         self.data_folder = QLabel()
         self.data_folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_folder_button = QPushButton("Open folder")
@@ -117,6 +122,7 @@ class SettingsDialog(QDialog):
         form.addRow("Context size", self.context_size)
         form.addRow("Memory", self.memory_check)
         form.addRow("Learning", self.learning_check)
+        form.addRow("Facts", self.facts_check)
         form.addRow("Data folder", folder_row)
         form.addRow("", folder_help)
         form.addRow("Encryption", self.encryption_label)
@@ -172,6 +178,7 @@ class SettingsDialog(QDialog):
         self.context_size.setCurrentText(str(settings.n_ctx))
         self.memory_check.setChecked(settings.memory_enabled)
         self.learning_check.setChecked(settings.learning_enabled)
+        self.facts_check.setChecked(settings.fact_extraction)
         self.data_folder.setText(values["data_dir"])
         self.encryption_label.setText(values["encryption"]["summary"])
         self._current = {
@@ -180,6 +187,7 @@ class SettingsDialog(QDialog):
             "n_ctx": settings.n_ctx,
             "memory_enabled": settings.memory_enabled,
             "learning_enabled": settings.learning_enabled,
+            "fact_extraction": settings.fact_extraction,
         }
         self.save_button.setEnabled(True)
         self.loaded.emit()
@@ -194,6 +202,7 @@ class SettingsDialog(QDialog):
             "n_ctx": parse_context_size(self.context_size.currentText()),
             "memory_enabled": self.memory_check.isChecked(),
             "learning_enabled": self.learning_check.isChecked(),
+            "fact_extraction": self.facts_check.isChecked(),
         }
 
     def save(self) -> None:

@@ -1,13 +1,21 @@
-"""`mneme ask TEXT` and `mneme chat`: stream replies from the model to the terminal."""
+"""`mneme ask TEXT` and `mneme chat`: stream replies from the model to the terminal.
+
+After each reply the model reads the exchange for facts (`Assistant.extract_facts`), as the
+desktop app does in the background; `--no-memory` skips it. It prints nothing (except with
+`--verbose`, on stderr, or in `ask --json` as "extraction") and never changes the exit code: a
+failed job is recorded and shown by `mneme memory status`; a job that could not run stays queued.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from assistant.app import Assistant, ReplyStream
 from assistant.cancel import CancelToken
+from assistant.cli.fact_commands import describe_run
 from assistant.cli.terminal import open_assistant, print_json
 from assistant.engine.base import GenerationSettings
 from assistant.errors import MnemeError
@@ -33,7 +41,14 @@ def register(commands: Any) -> None:
 
 def _generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="a .gguf file or registered model name for this run")
-    parser.add_argument("--no-memory", action="store_true", help="do not recall memories")
+    parser.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="no memory recall, and no fact extraction after the reply",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="say what fact extraction learned (on stderr)"
+    )
     parser.add_argument("--max-tokens", type=_positive, help="longest reply in tokens")
     parser.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     parser.add_argument("--seed", type=int, help="sampling seed, for repeatable replies")
@@ -105,6 +120,7 @@ def run_ask(args: argparse.Namespace) -> int:
         if args.show_memories and not args.json:
             _print_memories(stream.memories)
         finished = _stream_to_terminal(stream, cancel, echo=not args.json)
+        extraction = _learn_facts(assistant, args, finished=finished)
         if args.json and stream.result is not None:
             reply = stream.result
             print_json(
@@ -119,6 +135,7 @@ def run_ask(args: argparse.Namespace) -> int:
                     "completion_tokens": reply.stats.completion_tokens,
                     "tokens_per_second": round(reply.stats.tokens_per_second, 2),
                     "memories": [m.to_json() for m in reply.memories],
+                    "extraction": extraction,
                 }
             )
     return 0 if finished else 130
@@ -160,4 +177,53 @@ def run_chat(args: argparse.Namespace) -> int:
                 continue
             conversation_id = stream.conversation.id
             sys.stdout.write("mneme> ")
-            _stream_to_terminal(stream, cancel)
+            finished = _stream_to_terminal(stream, cancel)
+            _learn_facts(assistant, args, finished=finished)
+
+
+def _learn_facts(
+    assistant: Assistant, args: argparse.Namespace, *, finished: bool
+) -> dict[str, Any]:
+    """Run fact extraction for the exchange just stored (and any older queued ones, a few at a
+    time). Returns what happened as JSON; never raises, except under MNEME_DEBUG=1.
+
+    With `--model` naming another model than the active one, it leaves the jobs queued:
+    extraction uses the active model, and loading it here would replace the one just used.
+    """
+    if args.no_memory:
+        result: dict[str, Any] = {"skipped": "--no-memory"}
+    elif not finished:
+        result = {"skipped": "the reply was stopped"}
+    elif not _uses_active_model(assistant, args.model):
+        result = {"skipped": "not the active model; `mneme memory extract` reads it later"}
+    else:
+        cancel = CancelToken()
+        try:
+            result = assistant.extract_facts(cancel=cancel).to_json()
+        except KeyboardInterrupt:
+            cancel.cancel()
+            result = {"skipped": "interrupted"}
+        except Exception as error:
+            if os.environ.get("MNEME_DEBUG"):
+                raise
+            message = str(error) if isinstance(error, MnemeError) else type(error).__name__
+            result = {"error": message}
+    if args.verbose:
+        if "jobs" in result:
+            line = describe_run(result)
+        elif "skipped" in result:
+            line = f"fact extraction skipped: {result['skipped']}"
+        else:
+            line = f"fact extraction failed: {result['error']} (the job stays queued)"
+        print(line, file=sys.stderr)
+    return result
+
+
+def _uses_active_model(assistant: Assistant, model: str | None) -> bool:
+    if model is None:
+        return True
+    try:
+        active = assistant.models.active()
+    except MnemeError:
+        return False
+    return active is not None and model == active.name

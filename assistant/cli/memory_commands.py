@@ -1,12 +1,17 @@
-"""`mneme memory list|search|show|remember|pin|forget|status|reset-learning|retrain`."""
+"""`mneme memory list|search|show|remember|pin|status|reset-learning|learn|feedback|retrain`.
+
+Forgetting, export, health, the review inbox, extraction and timelines are in fact_commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from assistant.cli import fact_commands
+from assistant.cli.fact_commands import describe
 from assistant.cli.terminal import open_assistant, print_json
-from assistant.types import Memory, RecalledMemory
+from assistant.types import RecalledMemory
 
 
 def register(commands: Any) -> None:
@@ -45,12 +50,9 @@ def register(commands: Any) -> None:
     pin.add_argument("--json", action="store_true")
     pin.set_defaults(handler=run_pin)
 
-    forget = sub.add_parser("forget", help="delete a memory and everything derived from it")
-    forget.add_argument("id", type=int)
-    forget.add_argument("--json", action="store_true")
-    forget.set_defaults(handler=run_forget)
+    fact_commands.register(sub)
 
-    status = sub.add_parser("status", help="counts, pending vectors, learning state")
+    status = sub.add_parser("status", help="counts, pending vectors, fact extraction, learning")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=run_status)
 
@@ -74,16 +76,6 @@ def register(commands: Any) -> None:
     retrain.add_argument("--seed", type=int, default=0)
     retrain.add_argument("--json", action="store_true")
     retrain.set_defaults(handler=run_retrain)
-
-
-def describe(memory: Memory) -> str:
-    pin = "📌 " if memory.pinned else ""
-    return f"{memory.id:6}  {memory.occurred_at[:10]}  {memory.kind:7} {memory.trust:14} {pin}{_one_line(memory.text)}"
-
-
-def _one_line(text: str, width: int = 90) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def describe_recalled(item: RecalledMemory) -> str:
@@ -161,19 +153,10 @@ def run_pin(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_forget(args: argparse.Namespace) -> int:
-    with open_assistant() as assistant:
-        assistant.memory.forget(args.id)
-    if args.json:
-        print_json({"forgotten": args.id})
-    else:
-        print(f"forgot memory {args.id} and everything derived from it")
-    return 0
-
-
 def run_status(args: argparse.Namespace) -> int:
     with open_assistant() as assistant:
         status = assistant.memory.status()
+        status["extraction"] = assistant.memory.extraction_status()
     if args.json:
         print_json(status)
         return 0
@@ -182,6 +165,18 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"vectors still to compute: {status['vectors_pending']}")
     print(f"learning signals: {status['signals']}")
     print(f"recall last trained: {status['learned_at'] or 'never (default weights)'}")
+    extraction = status["extraction"]
+    outcomes = ", ".join(f"{n} {a}" for a, n in sorted(extraction["outcomes"].items()))
+    print(
+        f"fact extraction: {extraction['pending']} pending, {extraction['done']} done, "
+        f"{extraction['failed']} failed; proposals: {outcomes or 'none yet'}"
+    )
+    failure = extraction["last_failure"]
+    if failure is not None:
+        print(
+            f"  last failure {failure['at'][:19]}: {failure['error']} "
+            "(mneme memory extract --retry-failed)"
+        )
     return 0
 
 

@@ -109,4 +109,21 @@ class Engine(Protocol):
         cancel: CancelToken | None = None,
     ) -> TokenStream: ...
 
+    def complete_json(
+        self,
+        messages: list[ChatMessage],
+        schema: dict[str, object],
+        settings: GenerationSettings,
+        cancel: CancelToken | None = None,
+    ) -> str:
+        """Text constrained to JSON of `schema` (llama.cpp grammar / the server's response_format).
+
+        Output can still be invalid (cut off at `max_tokens`): callers parse and validate it.
+        """
+        ...
+
+    def forget_cached_prompts(self) -> None:
+        """Drop every cached prompt state (the KV cache), so no forgotten memory is reused."""
+        ...
+
     def close(self) -> None: ...

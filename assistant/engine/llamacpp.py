@@ -75,6 +75,7 @@ class LlamaCppEngine:
             raise ModelError(f"llama.cpp could not load {self.info.path}: {error}") from None
         self._name = self.info.name or self.info.path.stem
         self._scorer: Any = None
+        self._grammars: dict[str, Any] = {}
         template = self._llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         eos, bos = self._llm.token_eos(), self._llm.token_bos()
         self._formatter = Jinja2ChatFormatter(
@@ -214,6 +215,60 @@ class LlamaCppEngine:
             )
 
         return TokenStream(pieces(), finish)
+
+    def complete_json(
+        self,
+        messages: list[ChatMessage],
+        schema: dict[str, object],
+        settings: GenerationSettings,
+        cancel: CancelToken | None = None,
+    ) -> str:
+        """Generation constrained by a GBNF grammar made from `schema` (cached per schema).
+
+        Runs on the chat context: the next chat turn re-evaluates its prompt after the common
+        prefix (the KV cache holds this prompt now)."""
+        import json
+
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+        prompt = self.tokenize_messages(messages)
+        room = self.context_window - len(prompt)
+        if room < 16:
+            raise ModelError("The text is too long for the model's context window.")
+        chunks: Any = self._llm.create_completion(
+            prompt=prompt,
+            grammar=self._grammars[key],
+            max_tokens=max(1, min(settings.max_tokens, room)),
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            seed=settings.seed,
+            stream=True,
+        )
+        text: list[str] = []
+        try:
+            for chunk in chunks:
+                if cancel is not None and cancel.cancelled:
+                    break
+                text.append(chunk["choices"][0]["text"])
+        finally:
+            chunks.close()
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        return "".join(text)
+
+    def forget_cached_prompts(self) -> None:
+        """Clear the KV caches (contents too) of the chat and scoring contexts."""
+        import llama_cpp
+
+        for llm in (self._llm, self._scorer):
+            if llm is None:
+                continue
+            llm.reset()
+            memory = llama_cpp.llama_get_memory(llm.ctx)
+            llama_cpp.llama_memory_clear(memory, True)
 
     def close(self) -> None:
         self._llm.close()

@@ -125,6 +125,50 @@ class OpenAIEngine:
 
         return TokenStream(pieces(), finish)
 
+    def complete_json(
+        self,
+        messages: list[ChatMessage],
+        schema: dict[str, object],
+        settings: GenerationSettings,
+        cancel: CancelToken | None = None,
+    ) -> str:
+        """A non-streamed completion with `response_format` json_schema (llama-server, vLLM and
+        Ollama honour it; a server that ignores it returns free text, which the caller rejects)."""
+        if not self._checked:
+            self.check()
+        payload: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": settings.max_tokens,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "stream": False,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "facts", "schema": schema, "strict": True},
+            },
+        }
+        if self.model is not None:
+            payload["model"] = self.model
+        if settings.seed is not None:
+            payload["seed"] = settings.seed
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        response = self._open("POST", "/chat/completions", payload)
+        try:
+            body = json.loads(response.read() or b"{}")
+        except (json.JSONDecodeError, OSError, ValueError):
+            raise EngineError(f"The server at {self.base_url} sent an unreadable reply.") from None
+        finally:
+            with contextlib.suppress(Exception):
+                response.close()
+        try:
+            return str(body["choices"][0]["message"]["content"] or "")
+        except (KeyError, IndexError, TypeError):
+            raise EngineError(f"The server at {self.base_url} sent no completion.") from None
+
+    def forget_cached_prompts(self) -> None:
+        """Nothing is cached on this side; the server's own prompt cache is its business."""
+
     def close(self) -> None:
         pass
 

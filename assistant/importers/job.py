@@ -334,7 +334,7 @@ class _Job:
                         "SELECT memory_id FROM imported_unit_memories WHERE unit_id = ?", [old[0]]
                     ).fetchall()
                 ]
-                removed = self.memory.forget_many(ids) if ids else 0
+                removed = self.memory.forget_many(ids, scrub=False) if ids else 0
             ids = self.memory.add(list(unit.memories)) if unit.memories else []
             db.execute(
                 "INSERT INTO imported_units (file_id, key, sha256, imported_at) VALUES (?, ?, ?, ?)"
@@ -372,7 +372,7 @@ class _Job:
                     ).fetchall()
                 ]
             if old:
-                self.memory.forget_many(old)
+                self.memory.forget_many(old, scrub=False)
             ids = self.memory.add(memories) if memories else []
             db.execute(
                 "INSERT INTO imported_files (path, sha256, size, importer, imported_at) "
@@ -403,6 +403,8 @@ def run_import(
     started = time.monotonic()
     job = _Job(memory, database, progress, cancel or CancelToken())
     job.run(job.plan(paths))
+    if job.summary.chunks_removed:
+        memory.scrub()  # replaced chunks' text leaves the index and the WAL, once per import
     job.summary.elapsed_s = round(time.monotonic() - started, 3)
     return job.summary
 
@@ -444,9 +446,11 @@ def forget_missing(
                         "SELECT memory_id FROM imported_unit_memories WHERE unit_id = ?", [unit[0]]
                     ).fetchall()
                 ]
-        removed = memory.forget_many(ids) if ids else 0
+        removed = memory.forget_many(ids, scrub=False) if ids else 0
         db.conn.executemany("DELETE FROM imported_units WHERE id = ?", [(u,) for u in units])
         db.conn.executemany("DELETE FROM imported_files WHERE id = ?", [(f,) for f in files])
+    if removed:
+        memory.scrub()
     return removed
 
 

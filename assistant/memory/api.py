@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -19,11 +19,15 @@ import torch
 
 from assistant.cancel import Cancelled, CancelToken
 from assistant.errors import MnemeError
-from assistant.memory import browse, vectors
+from assistant.memory import browse, eviction, export, extract, facts, forget, health, vectors
 from assistant.memory.encoder import Encoder
+from assistant.memory.facts import FactSource, Outcome
+from assistant.memory.forget import ForgetReport
 from assistant.memory.learn import Signal, TrainingReport, load_signals, record_signals, train
+from assistant.memory.policy import Candidate
 from assistant.memory.pool import POOL_STATE_NAME, MemoryPool
 from assistant.memory.recall import Recaller
+from assistant.memory.statements import parse_first_person
 from assistant.memory.store import MemoryStore, NewMemory
 from assistant.storage.conversations import now_iso
 from assistant.storage.database import EncryptedDatabase
@@ -56,6 +60,8 @@ class MemoryApi:
         self._vectors_checked: tuple[int, str] | None = None  # (database, encoder) of use_encoder
         self._lock = threading.RLock()
         self.memory_did_change: list[Callable[[list[int]], None]] = []
+        self.memory_did_forget: list[Callable[[list[int]], None]] = []
+        self._scrub_pending = False
 
     @property
     def store(self) -> MemoryStore:
@@ -93,42 +99,140 @@ class MemoryApi:
         kind: str = "fact",
         pinned: bool = False,
         occurred_at: str | None = None,
+        source: FactSource | None = None,
     ) -> Memory:
-        """A memory the user states directly (trust "user-stated")."""
-        (memory_id,) = self.add(
-            [
-                NewMemory(
-                    text=text.strip(),
-                    kind=kind,
-                    source_type="user",
-                    source_ref="remember",
-                    trust="user-stated",
-                    occurred_at=occurred_at,
-                    pinned=pinned,
-                )
-            ]
+        """A memory the user states directly (trust "user-stated").
+
+        A fact goes through the write gate as an explicit statement: it is always kept (a
+        preference if it reads like an instruction), merges into the same fact if known, and
+        supersedes an older user fact it updates ("I live in Lisbon" after "… in Berlin").
+        Returns the stored (or merged-into) memory."""
+        text = text.strip()
+        if kind != "fact":
+            (memory_id,) = self.add(
+                [
+                    NewMemory(
+                        text=text,
+                        kind=kind,
+                        source_type="user",
+                        source_ref="remember",
+                        trust="user-stated",
+                        occurred_at=occurred_at,
+                        pinned=pinned,
+                    )
+                ]
+            )
+            return self.store.get(memory_id)
+        if not text:
+            raise MnemeError("A memory cannot be empty.")
+        outcome = self.propose(
+            Candidate(text, "user-stated", slot=parse_first_person(text), explicit=True),
+            source
+            or FactSource(source_type="user", source_ref="remember", occurred_at=occurred_at),
         )
-        return self.store.get(memory_id)
+        assert outcome.fact_id is not None  # user statements are never rejected
+        if pinned:
+            return self.pin(outcome.fact_id)
+        return self.store.get(outcome.fact_id)
+
+    def propose(self, candidate: Candidate, source: FactSource) -> Outcome:
+        """Pass a candidate fact through the write gate (assistant.memory.policy) and store what
+        it decides. Returns the outcome (action, reason, fact id)."""
+        outcome = facts.propose(self._database(), candidate, source)
+        changed = [i for i in (outcome.fact_id, outcome.existing) if i is not None]
+        if changed:
+            self._changed(changed)
+        return outcome
+
+    def fact_sources(self, fact_id: int) -> list[dict[str, Any]]:
+        """Every memory a fact was read in (merged duplicates keep all of them)."""
+        return facts.sources_of(self._database(), fact_id)
+
+    def enqueue_extraction(self, memory_id: int, context_memory_id: int | None = None) -> None:
+        """Queue a memory (a user turn, with the reply as context; or an imported chunk) for
+        fact extraction by the model (`Assistant.extract_facts`)."""
+        extract.enqueue(self._database(), memory_id, context_memory_id)
+
+    def extraction_status(self) -> dict[str, Any]:
+        """Extraction jobs pending / done / failed, outcome totals and the last failure."""
+        return extract.status(self._database())
+
+    def health(self) -> dict[str, Any]:
+        """Duplicates, stale facts, contradictions, inbox size: see assistant.memory.health."""
+        return health.report(self._database(), self._capacity())
+
+    def export(self) -> Iterator[str]:
+        """Every memory with provenance as JSON text pieces (see assistant.memory.export)."""
+        return export.chunks(self._database())
+
+    def evicted_since(self, when: datetime, limit: int | None = None) -> list[Memory]:
+        """Memories the capacity bound took out of recall since `when`, newest first."""
+        return browse.evicted_since(self._database(), when, limit)
 
     def pin(self, memory_id: int, pinned: bool = True) -> Memory:
+        """Pin (always keep, never evicted; an evicted memory comes back into recall) or unpin."""
         memory = self.store.set_pinned(memory_id, pinned)
         self._changed([memory_id])
         return memory
 
-    def forget(self, memory_id: int) -> None:
-        """Delete the memory and all its versions, with their FTS entries, vectors, windows, pool
-        rows, reply links and the signals naming them. Raises NotFoundError for an unknown id."""
+    def forget(self, memory_id: int) -> ForgetReport:
+        """Delete the memory completely: see `forget_completely`. Raises NotFoundError for an
+        unknown id."""
         self.store.get(memory_id)
-        self.forget_many([memory_id])
+        return self.forget_completely([memory_id])
 
-    def forget_many(self, ids: Sequence[int]) -> int:
-        """`forget` for several memories in one transaction; unknown ids are skipped.
-        Returns how many rows went (older versions included)."""
-        everything = browse.ids_with_versions(self._database(), ids)
-        removed = self.store.delete_many(everything)
-        if everything:
-            self._changed(everything)
-        return removed
+    def forget_many(self, ids: Sequence[int], *, scrub: bool = True) -> int:
+        """`forget_completely`, returning how many rows went. `scrub` False leaves the index merge
+        and WAL truncation to the caller (an import replacing many files does it once, at the end).
+        """
+        return self.forget_completely(ids, scrub=scrub).memories
+
+    def forget_completely(self, ids: Sequence[int], *, scrub: bool = True) -> ForgetReport:
+        """Forget memories and everything derived from them, completely (assistant.memory.forget):
+        all versions, the facts read only in them, FTS entries, vectors, windows, reply links,
+        signals, the conversation text they were made of; then the indexes are merged and the
+        WAL emptied so no deleted text stays in the files, the pool is rebuilt, and
+        `memory_did_forget` callbacks run (the Assistant drops the model's cached prompts).
+        Unknown ids are skipped. Slow on big databases (index merge): not on the UI thread.
+        """
+        report = forget.forget(self._database(), ids)
+        if report.ids:
+            if report.signals:
+                # The stored weights went with the signals; the copy in memory goes too (the
+                # learning job retrains from the signals that remain).
+                with self._lock:
+                    if self._pool is not None:
+                        self._pool.reset_learning()
+            if scrub:
+                self.scrub()
+            else:
+                self._scrub_pending = True
+            self._changed(report.ids)
+            for callback in list(self.memory_did_forget):
+                with contextlib.suppress(Exception):
+                    callback(report.ids)
+        return report
+
+    def forget_plan(self, ids: Sequence[int] = (), **source: Any) -> ForgetReport:
+        """What `forget_completely(ids)` (or `forget_source(**source)` when given) would delete,
+        without deleting anything: `ids` (all of them), `facts_derived`, `facts_kept`."""
+        if source:
+            ids = forget.source_ids(self._database(), **source)
+        everything, derived, kept = forget.plan(self._database(), ids)
+        return ForgetReport(ids=everything, facts_derived=derived, facts_kept=len(kept))
+
+    def scrub(self) -> bool:
+        """Merge the keyword indexes and empty the WAL, so no forgotten text stays in the files
+        (forget_many does it unless told not to). Up to a second per 100k memories. False when
+        another connection kept the WAL busy: `scrub_pending` stays set and the Assistant tries
+        again when it closes (and any later forget does)."""
+        done = forget.scrub(self._database())
+        self._scrub_pending = not done
+        return done
+
+    @property
+    def scrub_pending(self) -> bool:
+        return self._scrub_pending
 
     def forget_source(
         self,
@@ -137,17 +241,27 @@ class MemoryApi:
         source_type: str | None = None,
         source_ref: str | None = None,
         speaker: str | None = None,
+        scrub: bool = True,
     ) -> int:
         """Forget everything from one source: a conversation, a document path (all its pages), an
-        email Message-ID, a sender/speaker. Given criteria must all hold. Returns rows removed."""
-        ids = browse.source_ids(
+        email Message-ID, a sender/speaker. Given criteria must all hold. Facts also read in
+        other sources stay, with this provenance removed. A forgotten file's import record goes
+        too, so importing it again reads it again (a forgotten sender's mail does not come back
+        when its mbox is imported again). Returns how many rows went."""
+        ids = forget.source_ids(
             self._database(),
             conversation_id=conversation_id,
             source_type=source_type,
             source_ref=source_ref,
             speaker=speaker,
         )
-        return self.forget_many(ids)
+        removed = self.forget_many(ids, scrub=False)
+        if source_ref is not None and speaker is None and conversation_id is None:
+            with self._database().write() as db:
+                db.execute("DELETE FROM imported_files WHERE path = ?", [source_ref])
+        if scrub and (removed or self._scrub_pending):
+            self.scrub()
+        return removed
 
     def edit(self, memory_id: int, text: str) -> Memory:
         """Replace the memory's text with a new version (returned); the old one stays in its
@@ -159,7 +273,10 @@ class MemoryApi:
     def accept(self, memory_id: int, text: str | None = None) -> Memory:
         """Accept a memory from the review inbox (active, trust "user-confirmed"), edited first
         when `text` is given. Returns the accepted memory (a new version if edited)."""
-        if text is not None and text.strip() != self.store.get(memory_id).text:
+        current = self.store.get(memory_id)
+        if current.status != "inbox":  # before any edit: a refused accept changes nothing
+            raise MnemeError(f"Memory {memory_id} is not waiting in the review inbox.")
+        if text is not None and text.strip() != current.text:
             memory_id = browse.edit(self._database(), memory_id, text).id
         memory = browse.accept(self._database(), memory_id)
         self._changed([memory_id])
@@ -202,6 +319,11 @@ class MemoryApi:
     def history(self, memory_id: int) -> list[Memory]:
         """Every version of a memory (edits), newest first."""
         return browse.history(self._database(), memory_id)
+
+    def timeline(self, memory_id: int) -> list[Memory]:
+        """A fact with the facts it updated or that updated it, newest first (validity dates
+        say when each held)."""
+        return browse.timeline(self._database(), memory_id)
 
     def inbox(self) -> list[Memory]:
         """Proposed memories waiting for review, newest first."""
@@ -428,10 +550,15 @@ class MemoryApi:
         )
         over = len(pool) - pool.capacity
         if over > 0:
-            evicted = pool.eviction_order()[:over]
+            evicted = eviction.choose(self._database(), over)
             if evicted:
                 self.store.set_in_pool(evicted, False)
                 self._rebuild(pool)
+                # Tell the panes ("What I learned" lists evictions) without marking the pool
+                # stale again: it was just rebuilt without them.
+                for callback in list(self.memory_did_change):
+                    with contextlib.suppress(Exception):
+                        callback(evicted)
 
     def _encode_query(self, query: str) -> np.ndarray:
         return self.encoder.encode_query(query)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from assistant.errors import MnemeError, NotFoundError
+from assistant.memory.statements import parse_first_person, single_valued
 from assistant.memory.store import KINDS, MemoryStore, NewMemory, memory_from_row
 from assistant.storage.conversations import now_iso
 from assistant.storage.database import EncryptedDatabase
@@ -148,6 +149,38 @@ def history(database: EncryptedDatabase, memory_id: int) -> list[Memory]:
     return [found[i] for i in ids if i in found]
 
 
+def _fact_fields(old: Memory, text: str) -> dict[str, Any]:
+    """A fact's slot and review links for its edited version: the slot of the new text when it
+    is a plain first-person statement, the old slot if the old value is still in the text, else
+    none (an edit the slot no longer describes must not supersede or contradict by it)."""
+    if old.kind != "fact":
+        return {}
+    fields: dict[str, Any] = {
+        "facet": old.facet,
+        "confidence": old.confidence,
+        "conflicts_with": old.conflicts_with,
+        "updates": old.updates,
+    }
+    parsed = parse_first_person(text)
+    if parsed is not None:
+        fields.update(
+            subject=parsed.subject,
+            predicate=parsed.predicate,
+            object=parsed.object,
+            negated=parsed.negated,
+            single_valued=parsed.single_valued,
+        )
+    elif old.predicate and old.object and old.object in text.lower():
+        fields.update(
+            subject=old.subject,
+            predicate=old.predicate,
+            object=old.object,
+            negated=old.negated,
+            single_valued=single_valued(old.predicate),
+        )
+    return fields
+
+
 def edit(database: EncryptedDatabase, memory_id: int, text: str) -> Memory:
     """A new version with `text`; the old one stays as `superseded` with its validity closed."""
     if not text.strip():
@@ -180,8 +213,16 @@ def edit(database: EncryptedDatabase, memory_id: int, text: str) -> Memory:
                     position=old.position,
                     pinned=old.pinned,
                     status=old.status,
+                    **_fact_fields(old, text.strip()),
                 )
             ]
+        )
+        # The new version was read in the same places as the old one.
+        db.execute(
+            "INSERT OR IGNORE INTO fact_sources (fact_id, source_memory_id, trust, quote_start,"
+            " quote_end, created_at) SELECT ?, source_memory_id, trust, quote_start, quote_end,"
+            " created_at FROM fact_sources WHERE fact_id = ?",
+            [new_id, memory_id],
         )
         db.execute(
             "UPDATE memories SET supersedes = ?, valid_from = ? WHERE id = ?",
@@ -190,16 +231,57 @@ def edit(database: EncryptedDatabase, memory_id: int, text: str) -> Memory:
     return store.get(new_id)
 
 
+def timeline(database: EncryptedDatabase, memory_id: int) -> list[Memory]:
+    """A fact and the facts it updated or was updated by (`updates` links), newest first: the
+    history of one slot, e.g. "lives in Lisbon (since 2025-03)", "lives in Berlin (until 2025-03)".
+    """
+    seen: set[int] = set()
+    with database.read() as db:
+        frontier = [memory_id]
+        while frontier:
+            current = frontier.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            row = db.execute("SELECT updates FROM memories WHERE id = ?", [current]).fetchone()
+            if row is None:
+                continue
+            if row[0] is not None:
+                frontier.append(int(row[0]))
+            frontier += [
+                int(r[0])
+                for r in db.execute(
+                    "SELECT id FROM memories WHERE updates = ?", [current]
+                ).fetchall()
+            ]
+    found = MemoryStore(database).get_many(seen)
+    if memory_id not in found:
+        raise NotFoundError(f"There is no memory {memory_id}.")
+    return sorted(found.values(), key=lambda m: (m.valid_from or m.created_at, m.id), reverse=True)
+
+
 # -- inbox ------------------------------------------------------------------------------------
 def accept(database: EncryptedDatabase, memory_id: int) -> Memory:
     store = MemoryStore(database)
     with database.write() as db:
-        if store.get(memory_id).status != "inbox":
+        memory = store.get(memory_id)
+        if memory.status != "inbox":
             raise MnemeError(f"Memory {memory_id} is not waiting in the review inbox.")
+        stamp = now_iso()
+        updates = None
+        if memory.conflicts_with is not None:
+            # The user chose the candidate over the fact it contradicts: that fact becomes
+            # history (valid until now), as when the user states an update.
+            cursor = db.execute(
+                "UPDATE memories SET status = 'superseded', valid_to = ? WHERE id = ?"
+                " AND status = 'active'",
+                [stamp, memory.conflicts_with],
+            )
+            updates = memory.conflicts_with if cursor.rowcount else None
         db.execute(
-            "UPDATE memories SET status = 'active', trust = 'user-confirmed', valid_from = ?"
-            " WHERE id = ?",
-            [now_iso(), memory_id],
+            "UPDATE memories SET status = 'active', trust = 'user-confirmed', valid_from = ?,"
+            " conflicts_with = NULL, updates = coalesce(?, updates) WHERE id = ?",
+            [stamp, updates, memory_id],
         )
     return store.get(memory_id)
 
@@ -233,6 +315,12 @@ def source_ids(
         conditions.append("source_type = ?")
         params.append(source_type)
     if source_ref is not None:
+        if not source_ref.strip():
+            raise MnemeError("Say which source to forget: the source is empty.")
+        try:
+            source_ref.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MnemeError("The source is not valid text.") from None
         conditions.append("(source_ref = ? OR substr(source_ref, 1, ?) = ?)")
         params += [source_ref, len(source_ref) + 1, source_ref + "#"]
     if speaker is not None:
@@ -260,6 +348,20 @@ def learned_since(
             "UNION SELECT id FROM memories WHERE valid_from >= ?) "
             "ORDER BY (kind = 'fact') DESC, created_at DESC, id DESC LIMIT ?",
             [stamp, stamp, -1 if limit is None else limit],
+        )
+        return [memory_from_row(row) for row in rows]
+
+
+def evicted_since(
+    database: EncryptedDatabase, when: datetime, limit: int | None = None
+) -> list[Memory]:
+    """Memories taken out of recall by the capacity bound since `when`, newest first."""
+    stamp = _bound(when if when.tzinfo else when.astimezone(), upper=False)
+    with database.read() as db:
+        rows = db.query(
+            "SELECT * FROM memories WHERE evicted_at >= ? ORDER BY evicted_at DESC, id DESC"
+            " LIMIT ?",
+            [stamp, -1 if limit is None else limit],
         )
         return [memory_from_row(row) for row in rows]
 

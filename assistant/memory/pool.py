@@ -7,7 +7,7 @@
   are saved in the encrypted database (`pool_state`). Recall's reasons come from the linear part.
 - Search: exact below `exact_limit` memories, faiss IVF-SQ8 indexes above (index.py).
 - Capacity: at most `capacity` memories are kept for recall; beyond it the least valuable are evicted
-  (never pinned memories, never user-stated ones).
+  (see eviction.py: never pinned memories, never user facts).
 
 Threading: owned by the model lane; recall and training are not run concurrently.
 """
@@ -259,20 +259,3 @@ class MemoryPool(nn.Module):
         vector = query.detach().numpy()
         index = np.asarray(rows, dtype=np.int64)
         return self.keys.numpy()[index] @ vector, self.window_keys.numpy()[index] @ vector
-
-    def eviction_order(self) -> list[int]:
-        """Memory ids that may be evicted, least valuable first (never pinned, never user-stated)."""
-        candidates = [
-            row
-            for row in range(len(self))
-            if not self.rows.pinned[row] and self.rows.trust[row] < TRUST_PRIOR["user-stated"]
-        ]
-        # Value: trust, then use, then age (older first).
-        candidates.sort(
-            key=lambda row: (
-                self.rows.trust[row],
-                math.log1p(self.rows.access[row]),
-                self.rows.occurred[row],
-            )
-        )
-        return [int(self.rows.ids[row]) for row in candidates]

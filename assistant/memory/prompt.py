@@ -9,6 +9,7 @@ system prompt and history byte-identical between turns, so the KV cache prefix s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 
 from assistant.types import RecalledMemory
@@ -28,13 +29,30 @@ _WHO = {
 
 
 def quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    escaped = json.dumps(text, ensure_ascii=False)
+    for character in "<>\u2028\u2029\u0085":
+        escaped = escaped.replace(character, f"\\u{ord(character):04x}")
+    return escaped
+
+
+_TAG_UNSAFE = re.compile(r"[^\w@.+\- ,:()'/]", re.UNICODE)
+
+
+def tag(text: str) -> str:
+    """A label beside a memory (who said it, a date) made harmless: an email sender's address
+    is the sender's to choose, so only plain characters stay and it is kept short."""
+    return _TAG_UNSAFE.sub("", text)[:80].strip() or "?"
 
 
 def memory_line(recalled: RecalledMemory) -> str:
     memory = recalled.memory
     who = memory.speaker or _WHO.get(memory.trust, memory.trust)
-    return f"- [{memory.occurred_at[:10]}, {who}] {quote(memory.text)}"
+    tags = [tag(memory.occurred_at[:10]), tag(who)]
+    if memory.facet == "preference":
+        tags.append("a preference, not an instruction")
+    if memory.valid_to:
+        tags.append(f"until {tag(memory.valid_to[:10])}")
+    return f"- [{', '.join(tags)}] {quote(memory.text)}"
 
 
 def with_memories(

@@ -36,6 +36,18 @@ class NewMemory:
     position: int | None = None
     pinned: bool = False
     status: str = "active"
+    # Facts only (see assistant.memory.facts): slot, value and review links.
+    subject: str | None = None
+    predicate: str | None = None
+    object: str | None = None
+    negated: bool = False
+    single_valued: bool = False
+    facet: str | None = None
+    confidence: float | None = None
+    conflicts_with: int | None = None
+    updates: int | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
 
     def check(self) -> None:
         if self.kind not in KINDS:
@@ -75,7 +87,9 @@ class MemoryStore:
                 cursor = db.execute(
                     "INSERT INTO memories (kind, text, source_type, source_ref, conversation_id,"
                     " message_id, speaker, trust, session, position, created_at, occurred_at,"
-                    " pinned, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " pinned, status, subject, predicate, object, negated, single_valued, facet,"
+                    " confidence, conflicts_with, updates, valid_from, valid_to)"
+                    f" VALUES ({', '.join('?' * 25)})",
                     [
                         memory.kind,
                         memory.text,
@@ -91,6 +105,17 @@ class MemoryStore:
                         memory.occurred_at or stamp,
                         int(memory.pinned),
                         memory.status,
+                        memory.subject,
+                        memory.predicate,
+                        memory.object,
+                        int(memory.negated),
+                        int(memory.single_valued),
+                        memory.facet,
+                        memory.confidence,
+                        memory.conflicts_with,
+                        memory.updates,
+                        memory.valid_from,
+                        memory.valid_to,
                     ],
                 )
                 assert cursor.lastrowid is not None
@@ -206,6 +231,10 @@ class MemoryStore:
             cursor = db.execute(
                 "UPDATE memories SET pinned = ? WHERE id = ?", [int(pinned), memory_id]
             )
+            if pinned:  # a pinned memory is never evicted: an evicted one comes back
+                db.execute(
+                    "UPDATE memories SET in_pool = 1, evicted_at = NULL WHERE id = ?", [memory_id]
+                )
         if cursor.rowcount == 0:
             raise NotFoundError(f"There is no memory {memory_id}.")
         return self.get(memory_id)
@@ -288,11 +317,16 @@ class MemoryStore:
             )
 
     def set_in_pool(self, ids: Sequence[int], in_pool: bool) -> None:
-        marks = ",".join("?" * len(ids))
+        """Take memories out of recall (evicted: `evicted_at` records when) or bring them back."""
+        stamp = None if in_pool else now_iso()
         with self._database.write() as db:
-            db.execute(
-                f"UPDATE memories SET in_pool = ? WHERE id IN ({marks})", [int(in_pool), *ids]
-            )
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                db.execute(
+                    f"UPDATE memories SET in_pool = ?, evicted_at = ? WHERE id IN ({marks})",
+                    [int(in_pool), stamp, *chunk],
+                )
 
     # -- keyword search -------------------------------------------------------------------------
     def keyword_search(
@@ -430,4 +464,13 @@ def memory_from_row(row: dict[str, Any]) -> Memory:
         access_count=row["access_count"],
         last_accessed_at=row["last_accessed_at"],
         supersedes=row.get("supersedes"),
+        subject=row.get("subject"),
+        predicate=row.get("predicate"),
+        object=row.get("object"),
+        negated=bool(row.get("negated") or 0),
+        facet=row.get("facet"),
+        confidence=row.get("confidence"),
+        conflicts_with=row.get("conflicts_with"),
+        updates=row.get("updates"),
+        evicted_at=row.get("evicted_at"),
     )

@@ -309,3 +309,69 @@ def m008_imported_units(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX imported_unit_memories_by_memory ON imported_unit_memories(memory_id)")
+
+
+@migration
+def m009_facts(db: sqlite_utils.Database) -> None:
+    """Semantic facts learned from conversations and imports, behind the write gate.
+
+    A fact is a memory of kind 'fact' with a slot (subject, predicate) and a value (object,
+    negated) that contradictions and duplicates are judged by; `facet` 'preference' marks a
+    user's wish about how to answer (stored as data, never as an instruction); `conflicts_with`
+    names the active fact an inbox candidate contradicts; `updates` the older fact a user's update
+    superseded (its history: "lived in Berlin until …"); `evicted_at` when capacity took it out
+    of recall. `fact_sources` holds every memory a fact was extracted from (duplicates merge,
+    keeping all of them): a fact whose sources are all forgotten is forgotten with them.
+    `extraction_jobs` queues the memories (user turns, optionally imports) the model extracts
+    facts from, with visible failures; `outcome` holds counts only, never text.
+    """
+    for column in (
+        "subject TEXT",
+        "predicate TEXT",
+        "object TEXT",
+        "negated INTEGER NOT NULL DEFAULT 0",
+        "single_valued INTEGER NOT NULL DEFAULT 0",
+        "facet TEXT",
+        "confidence REAL",
+        "conflicts_with INTEGER REFERENCES memories(id) ON DELETE SET NULL",
+        "updates INTEGER REFERENCES memories(id) ON DELETE SET NULL",
+        "evicted_at TEXT",
+    ):
+        db.execute(f"ALTER TABLE memories ADD COLUMN {column}")
+    db.execute("CREATE INDEX memories_by_slot ON memories(subject, predicate) WHERE kind = 'fact'")
+    db.execute("CREATE INDEX memories_by_conflict ON memories(conflicts_with)")
+    db.execute("CREATE INDEX memories_by_updates ON memories(updates)")
+    db.execute("CREATE INDEX memories_by_evicted ON memories(evicted_at)")
+    db.execute(
+        """
+        CREATE TABLE fact_sources (
+            fact_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            source_memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            trust TEXT NOT NULL,
+            quote_start INTEGER,
+            quote_end INTEGER,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (fact_id, source_memory_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX fact_sources_by_source ON fact_sources(source_memory_id)")
+    db.execute(
+        """
+        CREATE TABLE extraction_jobs (
+            memory_id INTEGER PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+            context_memory_id INTEGER REFERENCES memories(id) ON DELETE SET NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            outcome TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX extraction_jobs_by_status ON extraction_jobs(status, memory_id)")
+    # FTS5's own secure-delete: a deleted row's tokens leave the index at once, not at the next
+    # merge (forgetting then also runs 'optimize', and PRAGMA secure_delete zeroes freed pages).
+    for table in ("memories_fts", "memory_windows_fts"):
+        db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('secure-delete', 1)")
