@@ -49,9 +49,9 @@ from assistant.memory.feedback import (
 )
 from assistant.memory.forget import COMMAND_MODEL
 from assistant.memory.policy import Candidate
-from assistant.memory.prompt import with_memories
+from assistant.memory.prompt import profile_turns, with_memories
 from assistant.memory.statements import parse_first_person
-from assistant.memory.store import NewMemory
+from assistant.memory.store import NewMemory, memory_from_row
 from assistant.paths import Paths, resolve_paths
 from assistant.resources import read_text
 from assistant.secrets import PassphraseProvider, obtain_key
@@ -63,6 +63,7 @@ from assistant.types import (
     DoctorReport,
     ImportProgress,
     ImportSummary,
+    Memory,
     Message,
     RecalledMemory,
     Reply,
@@ -70,6 +71,14 @@ from assistant.types import (
 )
 
 MAX_MESSAGE_CHARS = 1_000_000
+# The profile's memories. The unary + keeps SQLite on the partial index of pinned memories (with
+# the status index it would read every active memory).
+PROFILE_QUERY = "SELECT * FROM memories WHERE pinned = 1 AND +status = 'active' ORDER BY id LIMIT ?"
+# The pinned profile's share of the prompt: at most this many tokens and 3/8 of the window, so
+# recalled memories (up to 1/4), the conversation and the reply keep room. A message that cannot
+# fit beside the profile is still answered: the engine leaves the profile out for it.
+PROFILE_TOKEN_CAP = 2048
+PROFILE_ROWS = 1000  # pinned memories read per reply: far more than the cap can hold
 
 
 @functools.cache
@@ -324,7 +333,9 @@ class Assistant:
         """Recall memories, store the user's message, stream the answer and store it as it ends.
 
         `conversation_id` None starts a new conversation titled after the message. `use_memory`
-        None follows the `memory_enabled` setting. Both turns become episode memories at once
+        None follows the `memory_enabled` setting; with memory on, pinned memories come right after
+        the system message as the profile (assistant.memory.prompt.profile_turns) and recalled
+        ones before the message in its turn. Both turns become episode memories at once
         (except in incognito conversations). Raises before anything is stored if no model can be
         loaded, the message is empty, or it does not fit the context window.
         """
@@ -342,20 +353,34 @@ class Assistant:
         store = self._store
         conversation = store.get(conversation_id) if conversation_id is not None else None
         past = store.messages(conversation.id) if conversation is not None else []
-        history = [self._system_message()]
-        history += [ChatMessage(m.role, m.content) for m in past if m.content]
         configured = self._config.load()
+        remembering = configured.memory_enabled if use_memory is None else use_memory
+        # The stable prefix: the system message, then the pinned profile (the same for every
+        # turn and conversation while the pinned set is unchanged, so its KV state is reused).
+        history = [self._system_message()]
+        profile: list[ChatMessage] = []
+        in_profile: set[int] = set()
+        if remembering:
+            profile, pinned = profile_turns(
+                self._pinned_memories(),
+                engine.count_tokens,
+                min(PROFILE_TOKEN_CAP, engine.context_window * 3 // 8),
+            )
+            in_profile = {m.id for m in pinned}
+        history += profile
+        history += [ChatMessage(m.role, m.content) for m in past if m.content]
         recalled: list[RecalledMemory] = []
         prompt_text = text
-        if (
-            configured.memory_enabled if use_memory is None else use_memory
-        ) and configured.memory_k:
+        if remembering and configured.memory_k:
             current = conversation.id if conversation is not None else None
             recalled = self.memory.recall(
                 text,
                 configured.memory_k,
-                # This conversation's own turns are already in the prompt as history.
-                exclude=lambda m: current is not None and m.conversation_id == current,
+                # This conversation's own turns are already in the prompt as history, and the
+                # profile's memories are in it too.
+                exclude=lambda m: (
+                    (current is not None and m.conversation_id == current) or m.id in in_profile
+                ),
             )
             if recalled:
                 budget = min(configured.memory_token_budget, engine.context_window // 4)
@@ -588,6 +613,12 @@ class Assistant:
             total_s=completion.total_s if completion else elapsed,
         )
         return Reply(self._store.get(conversation.id), user, assistant_message, stats)
+
+    def _pinned_memories(self) -> list[Memory]:
+        """The active pinned memories (at most PROFILE_ROWS), oldest first: the profile."""
+        with self._opened_database().read() as db:
+            rows = db.query(PROFILE_QUERY, [PROFILE_ROWS])
+            return [memory_from_row(row) for row in rows]
 
     def _system_message(self) -> ChatMessage:
         text = _system_prompt()

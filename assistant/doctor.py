@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from assistant._version import __version__
 from assistant.errors import MnemeError
-from assistant.types import DoctorReport
+from assistant.types import DoctorReport, MachineMemory
 
 if TYPE_CHECKING:
     from assistant.app import Assistant
+    from assistant.engine.gguf_file import GGUFInfo
 
 PACKAGES = (
     "llama-cpp-python",
@@ -31,6 +32,9 @@ PACKAGES = (
 
 
 def build_report(assistant: Assistant) -> DoctorReport:
+    """Reads versions, llama.cpp's backends and devices (asking a GPU may start its driver), RAM,
+    the settings, the database (opened if it exists, never created) and the active model's header."""
+    machine = _machine()
     return DoctorReport(
         version=__version__,
         python=sys.version.split()[0],
@@ -40,7 +44,8 @@ def build_report(assistant: Assistant) -> DoctorReport:
         keyring=_keyring(),
         paths=assistant.paths.as_dict(),
         database=_database(assistant),
-        model=_model(assistant),
+        model=_model(assistant, machine),
+        hardware=_hardware(machine),
     )
 
 
@@ -56,13 +61,51 @@ def _llama_cpp() -> dict[str, Any]:
         import llama_cpp
     except Exception as error:  # noqa: BLE001 - a broken build is exactly what doctor reports
         return {"importable": False, "error": str(error)}
+    from assistant.engine.hardware import llama_devices, primary_backend
+
+    backends, devices = llama_devices()
     return {
         "importable": True,
         "version": getattr(llama_cpp, "__version__", None),
         "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
         "mmap": bool(llama_cpp.llama_supports_mmap()),
         "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
+        # "CPU", "CUDA", "Metal", "Vulkan", …: what the build offloads to, and all it has.
+        "backend": primary_backend(backends),
+        "backends": backends,
+        "devices": [device.to_json() for device in devices],
     }
+
+
+def _machine() -> MachineMemory | None:
+    from assistant.engine.hardware import machine_memory
+
+    try:
+        return machine_memory()
+    except Exception:  # noqa: BLE001 - doctor reports what it can; a failed probe is "unknown"
+        return None
+
+
+def _hardware(machine: MachineMemory | None) -> dict[str, Any]:
+    """RAM, the backend and free VRAM (None where it cannot be read), with a note for people."""
+    if machine is None:
+        machine = MachineMemory(None, None)
+    report = machine.to_json()
+    if machine.unified_memory:
+        note = "The GPU shares this computer's memory (unified memory): a model must fit in RAM."
+        if machine.vram_free is not None:
+            note += " The free figure is the GPU's working-set limit."
+    elif machine.vram_free is not None:
+        note = f"Free GPU memory read through {machine.vram_source}."
+    elif machine.gpu_offload:
+        note = (
+            "This llama.cpp build can offload, but free GPU memory could not be read: all layers "
+            "are offered to the GPU; set n_gpu_layers if loading fails."
+        )
+    else:
+        note = "This llama.cpp build runs on the CPU only: models are judged on RAM."
+    report["note"] = note
+    return report
 
 
 def _keyring() -> dict[str, Any]:
@@ -97,7 +140,7 @@ def _database(assistant: Assistant) -> dict[str, Any]:
     return info
 
 
-def _model(assistant: Assistant) -> dict[str, Any]:
+def _model(assistant: Assistant, machine: MachineMemory | None = None) -> dict[str, Any]:
     try:
         entry = assistant.models.active()
     except MnemeError as error:
@@ -116,11 +159,27 @@ def _model(assistant: Assistant) -> dict[str, Any]:
                 has_chat_template=info.has_chat_template,
                 status="ok",
             )
+            if machine is not None:
+                report.update(_offload(assistant, info, machine))
         except MnemeError as error:
             report["status"] = f"error: {error}"
     else:
         report["status"] = "server (not contacted by doctor)"
     return report
+
+
+def _offload(assistant: Assistant, info: GGUFInfo, machine: MachineMemory) -> dict[str, Any]:
+    """The offload plan at the configured window, and the GPU layers the model will load with."""
+    from assistant.engine.hardware import plan_for_model
+
+    settings = assistant.settings
+    plan = plan_for_model(info, settings.n_ctx, machine)
+    chosen = settings.n_gpu_layers if settings.n_gpu_layers is not None else plan.n_gpu_layers
+    return {
+        "offload": plan.to_json(),
+        "n_gpu_layers": chosen,  # -1: all layers; 0: CPU only
+        "n_gpu_layers_setting": settings.n_gpu_layers,  # None: chosen by the plan
+    }
 
 
 _KEY_LOCATIONS = {

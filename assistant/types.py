@@ -55,13 +55,59 @@ class ModelEntry:
 
 @dataclass(frozen=True)
 class MachineMemory:
-    """What this machine offers a model. None: could not be read cheaply (then it is not used)."""
+    """What this machine offers a model. None: could not be read cheaply (then it is not used).
+
+    The `vram_*` figures are set only when llama.cpp can offload to that GPU (summed over its GPUs,
+    which llama.cpp splits layers across). `gpu_offload`: the llama.cpp build can offload at all (a
+    known `vram_free` implies it). `unified_memory`: the GPU shares RAM (Apple silicon, integrated
+    GPUs), so RAM bounds the whole model. `vram_source` says where the figure came from: "ggml"
+    (llama.cpp's own device query) or "nvidia-smi".
+    """
 
     ram_total: int | None
     ram_available: int | None
     vram_total: int | None = None
     vram_free: int | None = None
     gpu_name: str | None = None
+    gpu_offload: bool = False
+    unified_memory: bool = False
+    backend: str | None = None
+    vram_source: str | None = None
+
+    @property
+    def can_offload(self) -> bool:
+        return self.gpu_offload or self.vram_free is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OffloadPlan:
+    """Where a model would run on this machine, and the `n_gpu_layers` that puts it there.
+
+    `label` is "fits", "partly on GPU (N layers)", "too big for this machine" or "fit unknown"
+    (RAM unreadable). `placement`: "gpu" (every layer on the GPU), "split", "cpu" (all in RAM) or
+    "none" (too big / unknown). `n_gpu_layers` is llama.cpp's: -1 all, N, 0 none. Byte figures are
+    estimates: weights + an f16 KV cache for `n_ctx` tokens + compute buffers. `kv_estimated`: the
+    model's cache size per token was unknown and a pessimistic default was used. `tight`: it fits
+    only if other programs give memory back. `reason` is one sentence for people.
+    """
+
+    label: str
+    placement: str
+    n_gpu_layers: int
+    gpu_layers: int
+    n_layers: int | None
+    n_ctx: int
+    memory_needed: int
+    kv_cache_bytes: int
+    kv_bytes_per_token: int
+    kv_estimated: bool
+    gpu_bytes: int
+    ram_bytes: int
+    reason: str
+    tight: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,8 +117,9 @@ class MachineMemory:
 class RecommendedModel:
     """A small instruct model Mneme suggests, with whether it fits this machine.
 
-    `fit` is one of "fits on GPU", "fits in RAM", "tight", "too big for this machine" (or "fit unknown"
-    when the machine's memory cannot be read). `size_bytes` is the published size, approximately: the
+    `fit` is an `OffloadPlan.label`: "fits", "partly on GPU (N layers)", "too big for this machine"
+    (or "fit unknown" when the machine's memory cannot be read); `fit_reason` says why and
+    `n_gpu_layers` what loading it would choose. `size_bytes` is the published size, approximately: the
     download reports the true one. `local_path` is set once the complete file is in the models folder;
     `partial_bytes` counts what an interrupted download left to resume from.
     """
@@ -89,6 +136,9 @@ class RecommendedModel:
     memory_needed: int
     local_path: str | None = None
     partial_bytes: int = 0
+    fit_reason: str = ""
+    n_gpu_layers: int = 0
+    tight: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +186,8 @@ class DoctorReport:
     paths: dict[str, str] = field(default_factory=dict)
     database: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    hardware: dict[str, Any] = field(default_factory=dict)
+    """RAM, free VRAM and the llama.cpp backend (`MachineMemory.to_json()`)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -125,8 +125,9 @@ def main() -> int:
         settle(app)
         window.grab().save(str(out / "main-window.png"))
 
-        window.pages.setCurrentWidget(window.setup_panel)  # what a first run shows
-        settle(app)
+        panel = window.setup_panel  # built on first use: wait for its model list
+        window.pages.setCurrentWidget(panel)  # what a first run shows
+        settle(app, panel.refresh())
         window.grab().save(str(out / "setup-panel.png"))
         window.pages.setCurrentWidget(window.chat_page)
 

@@ -31,6 +31,7 @@ from assistant import Assistant, CancelToken
 from assistant.types import Conversation, Message, RecalledMemory, Reply
 from ui.chat_view import ChatView, MessageEntry
 from ui.conversation_panel import ConversationPanel
+from ui.first_frame import after_first_frame
 from ui.import_dialog import ImportDialog
 from ui.inspector import MemoryInspector
 from ui.settings_dialog import SettingsDialog
@@ -64,6 +65,8 @@ class MainWindow(QMainWindow):
         self._streaming: MessageEntry | None = None
         self.import_dialog: ImportDialog | None = None
         self.warm_up_task: Task | None = None
+        self._setup_panel: SetupPanel | None = None
+        self._closed = False  # closeEvent ran: results still arriving start nothing new
         self.setWindowTitle("Mneme")
         self.resize(1280, 800)
         self._build()
@@ -77,10 +80,23 @@ class MainWindow(QMainWindow):
         )
         self.vector_filler.finished.connect(self.statusBar().clearMessage)
         self.vector_filler.failed.connect(self.show_error)
+        # Background work on the model lane starts once the window is on screen: filling vectors
+        # imports torch and loads the encoder (seconds, much of it holding the GIL), which on two
+        # cores would hold back building and painting the window. The timer covers a window that
+        # is shown but not painted (minimised).
+        self._background_started = False
+        after_first_frame(self, self._start_background)
+        QTimer.singleShot(WARM_UP_DELAY_MS, self, self._start_background)
         # Loading the encoder stalls the UI thread now and then (its native libraries load under
         # the GIL): do it soon after start-up, not at the first recall or import. Not at once, so
         # a window closed right away does not wait for it.
         QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
+
+    def _start_background(self) -> None:
+        """Start filling vectors (once; not for a window that is hidden or already closed)."""
+        if self._background_started or not self.isVisible():
+            return
+        self._background_started = True
         self.vector_filler.start()
 
     def _warm_up(self) -> Task | None:
@@ -136,11 +152,8 @@ class MainWindow(QMainWindow):
         chat_layout.addWidget(self.input)
         chat_layout.addLayout(buttons)
 
-        self.setup_panel = SetupPanel(self.assistant, self.model_lane, self.io_lane)
-        self.setup_panel.model_ready.connect(self._model_ready)
         self.pages = QStackedWidget()
-        self.pages.addWidget(chat_page)
-        self.pages.addWidget(self.setup_panel)
+        self.pages.addWidget(chat_page)  # the setup panel joins the pages when first needed
 
         # The style sheet covers the chat side only: style-sheet painting is slower, and the
         # inspector's table repaints often while it pages through a large memory.
@@ -174,6 +187,17 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.stop)
         QShortcut(QKeySequence("Ctrl+N"), self, activated=lambda: self.new_chat(False))
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self.focus_search)
+
+    @property
+    def setup_panel(self) -> SetupPanel:
+        """The first-run page (download or choose a model), built the first time it is needed:
+        it reads this machine's memory and GPU on the io lane (loading llama.cpp's libraries, about
+        a second), which a profile with a model never needs at start-up."""
+        if self._setup_panel is None:
+            panel = self._setup_panel = SetupPanel(self.assistant, self.model_lane, self.io_lane)
+            panel.model_ready.connect(self._model_ready)
+            self.pages.addWidget(panel)
+        return self._setup_panel
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -474,6 +498,8 @@ class MainWindow(QMainWindow):
         self.io_lane.submit(check).success(self._model_status).failure(self.show_error)
 
     def _model_status(self, name: str | None) -> None:
+        if self._closed:
+            return
         if name is None:
             self.model_label.setText("no model")
             self.pages.setCurrentWidget(self.setup_panel)
@@ -504,11 +530,13 @@ class MainWindow(QMainWindow):
         return self.model_lane.submit(work).success(self._model_ready).failure(self.show_error)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
         self.stop()
         self.inspector.extraction.stop()
         if self.import_dialog is not None:
             self.import_dialog.cancel()
-        self.setup_panel.shutdown()
+        if self._setup_panel is not None:
+            self._setup_panel.shutdown()
         self.vector_filler.stop()
         self.model_lane.wait()
         self.io_lane.wait()

@@ -1,10 +1,11 @@
-"""The settings dialog: model, GPU layers, context size, memory, learning and fact-extraction
-switches, data folder, encryption status.
+"""The settings dialog: model, GPU layers (with where the model runs: the offload plan), context size,
+memory, learning and fact-extraction switches, data folder, encryption status.
 
 Reading and saving run on the io lane (a settings file read/write and, for the encryption status, a
 database pragma); widgets are touched only in the tasks' callbacks on the UI thread. Saving never
 reloads the model itself: the core reloads it before the next reply when model, GPU layers or
-context size changed, and the dialog says so.
+context size changed, and the dialog says so. The offload line comes from `Assistant.doctor()`'s model
+section (the saved model and context size), read on the io lane and again after such a save.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant import Assistant
+from assistant import Assistant, MnemeError
 from assistant.types import ModelEntry
 from ui.tasks import Lane, Task
 
@@ -38,6 +39,36 @@ MAX_CONTEXT = 1 << 20
 CONTEXT_PRESETS = ("2048", "4096", "8192", "16384", "32768")
 RELOAD_SETTINGS = ("model", "n_gpu_layers", "n_ctx")
 _CONTEXT = re.compile(r"^([0-9]+)\s*([kK]?)$")
+
+
+def describe_layers(layers: int, total: int | None) -> str:
+    """llama.cpp's n_gpu_layers in words: -1 all, 0 none."""
+    if layers < 0 or (total is not None and layers > total):
+        return "every layer on the GPU"
+    if layers == 0:
+        return "no layer on the GPU (CPU only)"
+    of = f" of {total}" if total else ""
+    return f"{layers}{of} layer{'' if layers == 1 else 's'} on the GPU"
+
+
+def describe_offload(model: dict[str, Any]) -> str:
+    """One or two lines from `DoctorReport.model`: the plan's label, the GPU layers the model loads
+    with (automatic, or the user's number beside what automatic would pick) and the plan's reason."""
+    plan = model.get("offload")
+    if plan is None:
+        if model.get("kind") == "openai":
+            return "A server model: GPU use is the server's business."
+        return str(model.get("status", "No model set up yet."))
+    total = plan.get("n_layers")
+    setting = model.get("n_gpu_layers_setting")
+    if setting is None:
+        choice = f"automatic: {describe_layers(plan['n_gpu_layers'], total)}"
+    else:
+        choice = (
+            f"you chose {describe_layers(setting, total)} "
+            f"(automatic would be {describe_layers(plan['n_gpu_layers'], total)})"
+        )
+    return f"{plan['label']} · {choice}.\n{plan['reason']}"
 
 
 def parse_context_size(text: str) -> int:
@@ -60,10 +91,12 @@ def parse_context_size(text: str) -> int:
 
 
 class SettingsDialog(QDialog):
-    """Emits `loaded` once the current values are shown and `saved(changed names)` after a save."""
+    """Emits `loaded` once the current values are shown, `saved(changed names)` after a save and
+    `offload_shown` whenever the offload line is (re)written."""
 
     loaded = Signal()
     saved = Signal(list)
+    offload_shown = Signal()
 
     def __init__(self, assistant: Assistant, io_lane: Lane, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,11 +113,14 @@ class SettingsDialog(QDialog):
         self.model_combo = QComboBox()
         self.gpu_layers = QSpinBox()
         self.gpu_layers.setRange(-1, 999)
-        self.gpu_layers.setSpecialValueText("auto")  # -1 shows "auto": all layers if it can offload
+        self.gpu_layers.setSpecialValueText("auto")  # -1 shows "auto": the offload plan picks
         self.gpu_layers.setToolTip(
-            "Layers of the model to run on the GPU. auto: all of them when this llama.cpp build "
-            "can offload; 0: CPU only."
+            "Layers of the model to run on the GPU. auto: as many as fit the GPU's free memory "
+            "(all of them when the model fits); 0: CPU only."
         )
+        self.offload_label = QLabel("Checking…")
+        self.offload_label.setWordWrap(True)
+        self.offload_label.setObjectName("stats")
         self.context_size = QComboBox()
         self.context_size.setEditable(True)
         self.context_size.addItems(CONTEXT_PRESETS)
@@ -119,6 +155,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model", self.model_combo)
         form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("", self.offload_label)
         form.addRow("Context size", self.context_size)
         form.addRow("Memory", self.memory_check)
         form.addRow("Learning", self.learning_check)
@@ -158,6 +195,7 @@ class SettingsDialog(QDialog):
                 "models": self.assistant.models.list(),
                 "encryption": self.assistant.encryption_status(),
                 "data_dir": str(self.assistant.paths.data_dir),
+                "offload": self._offload_text(),
             }
 
         return self.io_lane.submit(work).success(self._show).failure(self._show_error)
@@ -181,6 +219,7 @@ class SettingsDialog(QDialog):
         self.facts_check.setChecked(settings.fact_extraction)
         self.data_folder.setText(values["data_dir"])
         self.encryption_label.setText(values["encryption"]["summary"])
+        self._show_offload(values["offload"])
         self._current = {
             "model": settings.active_model,
             "n_gpu_layers": settings.n_gpu_layers,
@@ -191,6 +230,25 @@ class SettingsDialog(QDialog):
         }
         self.save_button.setEnabled(True)
         self.loaded.emit()
+
+    def refresh_offload(self) -> Task:
+        """Re-judge where the saved model runs (io lane): after a model, layers or context change."""
+
+        def work(task: Task) -> str:
+            return self._offload_text()
+
+        return self.io_lane.submit(work).success(self._show_offload)
+
+    def _offload_text(self) -> str:
+        """Worker thread: reads the machine and the model's header through `doctor()`."""
+        try:
+            return describe_offload(self.assistant.doctor().model)
+        except MnemeError as error:
+            return f"Where the model runs could not be judged: {error}"
+
+    def _show_offload(self, text: str) -> None:
+        self.offload_label.setText(text)
+        self.offload_shown.emit()
 
     # -- saving ---------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
@@ -237,6 +295,7 @@ class SettingsDialog(QDialog):
         self._current = wanted
         reload = [name for name in names if name in RELOAD_SETTINGS]
         if reload:
+            self.refresh_offload()
             self.status_label.setText(
                 "Saved. The model, GPU layers and context size take effect when the model "
                 "reloads, before your next message."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -28,12 +29,20 @@ from assistant import Assistant, Cancelled, CancelToken
 from assistant.types import MachineMemory, RecommendedModel
 from ui.tasks import Lane, Task
 
-_FIT_COLOURS = {
-    "fits on GPU": "#1b7a3d",
-    "fits in RAM": "#1b7a3d",
-    "tight": "#9a6400",
-    "too big for this machine": "#b00020",
-}
+_GREEN, _BLUE, _AMBER, _RED, _GREY = "#1b7a3d", "#1f5f9a", "#9a6400", "#b00020", "#5b6478"
+
+
+def fit_colour(model: RecommendedModel) -> str:
+    """Green: fits (amber if only after other programs make room); blue: partly on the GPU;
+    red: too big; grey: unknown."""
+    if model.fit == "fits":
+        return _AMBER if model.tight else _GREEN
+    if model.fit.startswith("partly on GPU"):
+        return _BLUE
+    if model.fit == "too big for this machine":
+        return _RED
+    return _GREY
+
 
 _STYLE = """
 QFrame#modelCard { background: white; border: 1px solid #e2e4ea; border-radius: 10px; }
@@ -68,10 +77,11 @@ class ModelRow(QFrame):
         )
         facts.setObjectName("modelFacts")
         self.fit_label = QLabel(model.fit)
-        colour = _FIT_COLOURS.get(model.fit, "#5b6478")
-        self.fit_label.setStyleSheet(f"color: {colour}; font-weight: 600;")
+        self.fit_label.setStyleSheet(f"color: {fit_colour(model)}; font-weight: 600;")
         self.fit_label.setToolTip(
-            "Judged from this computer's free memory and the current context size."
+            f"{model.fit_reason}\nJudged from this computer's memory and the current context size."
+            if model.fit_reason
+            else "Judged from this computer's memory and the current context size."
         )
         description = QLabel(model.description)
         description.setWordWrap(True)
@@ -278,7 +288,7 @@ class SetupPanel(QWidget):
         self.download_lane.wait(msecs)
 
     def _show_progress(self, row: ModelRow, value: object) -> None:
-        done, total = value  # type: ignore[misc]
+        done, total = cast("tuple[int, int | None]", value)  # (bytes so far, size or None)
         row.show_bytes(done, total)
         started_at, started_bytes = self._started
         elapsed = time.monotonic() - started_at
@@ -379,9 +389,14 @@ def describe_machine(machine: MachineMemory) -> str:
         parts.append(ram)
     else:
         parts.append("This computer's memory could not be read")
-    if machine.vram_free is not None:
+    backend = f" ({machine.backend})" if machine.backend and machine.backend != "CPU" else ""
+    if machine.unified_memory:
+        parts.append(f"the GPU{backend} shares this memory")
+    elif machine.vram_free is not None:
         gpu = machine.gpu_name or "GPU"
-        parts.append(f"{gpu}: {format_bytes(machine.vram_free)} free")
+        parts.append(f"{gpu}{backend}: {format_bytes(machine.vram_free)} free")
+    elif machine.gpu_offload:
+        parts.append(f"GPU{backend} memory could not be read, so fit is judged on RAM")
     else:
-        parts.append("no GPU memory detected, so fit is judged on RAM")
+        parts.append("no GPU offload in this llama.cpp build, so fit is judged on RAM")
     return " · ".join(parts) + "."

@@ -104,14 +104,23 @@ class Lane:
         self._pool = QThreadPool()
         self._pool.setMaxThreadCount(threads)
         self._tasks: set[Task] = set()
+        self._unstarted: list[Task] = []  # submitted, waiting for the event loop to start them
 
     def submit(self, work: Callable[[Task], Any]) -> Task:
-        """Create a task; it starts once the caller returns to the event loop."""
+        """Create a task; it starts once the caller returns to the event loop (or at `wait()`)."""
         task = Task(work)
         self._tasks.add(task)
         task.relay.finished.connect(_slot(task.relay, lambda: self._tasks.discard(task)))
-        QTimer.singleShot(0, lambda: self._pool.start(task))
+        self._unstarted.append(task)
+        QTimer.singleShot(0, self._start_submitted)
         return task
 
+    def _start_submitted(self) -> None:
+        while self._unstarted:
+            self._pool.start(self._unstarted.pop(0))
+
     def wait(self, msecs: int = 30_000) -> bool:
+        """Block until every task submitted so far has finished: those the event loop has not
+        started yet start now (a window closing right after start-up leaves none running)."""
+        self._start_submitted()
         return self._pool.waitForDone(msecs)

@@ -40,8 +40,22 @@ def run_doctor(args: argparse.Namespace) -> int:
     llama = report["llama_cpp"]
     if llama.get("importable"):
         offload = "yes" if llama["gpu_offload"] else "no (CPU build)"
-        print(f"llama.cpp: GPU offload {offload}")
+        print(f"llama.cpp: GPU offload {offload} · backend {llama.get('backend', 'CPU')}")
         print(f"  {llama['system_info']}")
+        hardware = report.get("hardware") or {}
+        free = (
+            f"{hardware['vram_free'] / 1e9:.1f} GB free on {hardware.get('gpu_name') or 'the GPU'}"
+            if hardware.get("vram_free") is not None
+            else "free VRAM unknown"
+        )
+        ram = (
+            f"{hardware['ram_total'] / 1e9:.1f} GB RAM"
+            if hardware.get("ram_total")
+            else "RAM unknown"
+        )
+        print(f"memory: {ram} · {free}")
+        if hardware.get("note"):
+            print(f"  {hardware['note']}")
     else:
         print(f"llama.cpp: NOT IMPORTABLE ({llama.get('error')})")
     keychain = report["keyring"]
@@ -57,6 +71,13 @@ def run_doctor(args: argparse.Namespace) -> int:
     model = report["model"]
     if "name" in model:
         print(f"model: {model['name']} ({model['kind']}) {model['location']} · {model['status']}")
+        if "offload" in model:
+            how = "automatic" if model.get("n_gpu_layers_setting") is None else "your setting"
+            print(
+                f"  offload: {model['offload']['label']} · n_gpu_layers "
+                f"{model.get('n_gpu_layers')} ({how})"
+            )
+            print(f"  {model['offload']['reason']}")
     else:
         print(f"model: {model['status']}")
     return 0

@@ -3,6 +3,9 @@
 llama.cpp answers a bad file with a bare "failed to load model"; this reader says which of the user's
 mistakes it was (missing, not a GGUF, truncated, damaged) and is hardened against hostile headers:
 every length is bounded before anything is allocated.
+
+It also reads what judging GPU offload needs: the attention shape (for the KV cache's size per
+token) and how many bytes the repeating blocks' tensors take (for the weights per layer).
 """
 
 from __future__ import annotations
@@ -32,7 +35,22 @@ _SCALARS = {
     12: "<d",
 }
 _STRING, _ARRAY = 8, 9
+_INTEGERS = {0, 1, 2, 3, 4, 5, 10, 11}
 _WANTED = ("general.architecture", "general.name", "general.file_type", "general.alignment")
+# Architecture-prefixed keys ("llama.block_count", …) read for the model's shape.
+_WANTED_SUFFIXES = (
+    ".context_length",
+    ".block_count",
+    ".embedding_length",
+    ".attention.head_count",
+    ".attention.head_count_kv",
+    ".attention.key_length",
+    ".attention.value_length",
+)
+# Some architectures give head counts per layer; longer arrays are skipped, never allocated.
+_MAX_KEPT_ARRAY = 4096
+# llama-cpp-python's default KV cache type is f16.
+KV_BYTES_PER_VALUE = 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,53 @@ class GGUFInfo:
     block_count: int | None
     n_tensors: int
     has_chat_template: bool
+    embedding_length: int | None = None
+    head_count: int | tuple[int, ...] | None = None
+    head_count_kv: int | tuple[int, ...] | None = None
+    key_length: int | None = None
+    value_length: int | None = None
+    block_bytes: int = 0
+    """Bytes of the repeating blocks' tensors (`blk.N.*`), all blocks together."""
+
+    @property
+    def kv_bytes_per_token(self) -> int | None:
+        """The f16 K+V cache one context token takes in every layer, from the header; None when
+        the header lacks the attention shape (then callers use a pessimistic default).
+
+        n_layer × n_kv_heads × (key_length + value_length) × 2 bytes; key and value lengths
+        default to embedding_length / head_count, as in llama.cpp.
+        """
+        n_layer = _positive(self.block_count)
+        if n_layer is None:
+            return None
+        heads = _per_layer(self.head_count, n_layer)
+        kv_heads = (
+            _per_layer(self.head_count_kv, n_layer) if self.head_count_kv is not None else heads
+        )
+        if heads is None or kv_heads is None:
+            return None
+        key, value = _positive(self.key_length), _positive(self.value_length)
+        if key is None or value is None:
+            embedding, widest = _positive(self.embedding_length), max(heads)
+            if embedding is None or widest <= 0:
+                return None
+            key = key or embedding // widest
+            value = value or embedding // widest
+        return sum(kv_heads) * (key + value) * KV_BYTES_PER_VALUE
+
+
+def _positive(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _per_layer(value: int | tuple[int, ...] | None, n_layer: int) -> tuple[int, ...] | None:
+    """A head count for each of `n_layer` layers (0: a layer without attention), or None."""
+    if isinstance(value, tuple):
+        if len(value) != n_layer or not all(isinstance(v, int) and v >= 0 for v in value):
+            return None
+        return value
+    single = _positive(value)
+    return None if single is None else (single,) * n_layer
 
 
 class _Truncated(Exception):
@@ -90,7 +155,7 @@ def _parse(stream: BinaryIO, path: Path, size: int) -> GGUFInfo:
     for _ in range(n_kv):
         key = _read_string(stream)
         value_type = _read(stream, "<I")
-        wanted = key in _WANTED or key.endswith((".context_length", ".block_count"))
+        wanted = key in _WANTED or key.endswith(_WANTED_SUFFIXES)
         value = _read_value(stream, value_type, keep=wanted)
         if wanted:
             metadata[key] = value
@@ -104,8 +169,9 @@ def _parse(stream: BinaryIO, path: Path, size: int) -> GGUFInfo:
     if alignment <= 0 or alignment & (alignment - 1):
         raise ModelError(f"{path} has a damaged GGUF header (alignment {alignment}).")
     data_end = 0
+    block_bytes = 0
     for _ in range(n_tensors):
-        _read_string(stream)
+        tensor_name = _read_string(stream)
         n_dims = _read(stream, "<I")
         if n_dims > _MAX_DIMS:
             raise ModelError(f"{path} has a damaged tensor table.")
@@ -120,22 +186,39 @@ def _parse(stream: BinaryIO, path: Path, size: int) -> GGUFInfo:
             raise ModelError(
                 f"{path} uses tensor type {type_id}, unknown to this version of Mneme."
             ) from None
-        data_end = max(data_end, offset + elements // block * type_size)
+        tensor_bytes = elements // block * type_size
+        data_end = max(data_end, offset + tensor_bytes)
+        if tensor_name.startswith("blk."):
+            block_bytes += tensor_bytes
     data_start = -(-stream.tell() // alignment) * alignment
     if data_start + data_end > size:
         raise _Truncated()
 
     architecture = metadata.get("general.architecture")
+
+    def shape(suffix: str) -> Any:
+        """A count from the header; per-layer arrays only for head counts; anything else None."""
+        value = metadata.get(f"{architecture}.{suffix}")
+        if isinstance(value, tuple) and suffix.startswith("attention.head_count"):
+            return value
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     return GGUFInfo(
         path=path,
         size_bytes=size,
         version=version,
         architecture=architecture,
         name=metadata.get("general.name"),
-        context_length=metadata.get(f"{architecture}.context_length"),
-        block_count=metadata.get(f"{architecture}.block_count"),
+        context_length=shape("context_length"),
+        block_count=shape("block_count"),
         n_tensors=n_tensors,
         has_chat_template=has_template,
+        embedding_length=shape("embedding_length"),
+        head_count=shape("attention.head_count"),
+        head_count_kv=shape("attention.head_count_kv"),
+        key_length=shape("attention.key_length"),
+        value_length=shape("attention.value_length"),
+        block_bytes=block_bytes,
     )
 
 
@@ -170,6 +253,8 @@ def _read_value(stream: BinaryIO, value_type: int, *, keep: bool) -> Any:
         count = _read(stream, "<Q")
         if count > _MAX_COUNT:
             raise ModelError(f"{getattr(stream, 'name', 'The file')} has a damaged GGUF array.")
+        if keep and item_type in _INTEGERS and count <= _MAX_KEPT_ARRAY:
+            return tuple(_read(stream, _SCALARS[item_type]) for _ in range(count))
         if item_type in _SCALARS:
             stream.seek(count * struct.calcsize(_SCALARS[item_type]), 1)
         else:

@@ -4,6 +4,10 @@
 - The prompt is rendered and tokenized here, so the window can be managed in tokens and the KV cache
   reused: llama-cpp-python keeps the previous prompt's KV state and evaluates only the tokens after
   the longest common prefix, so an unchanged system prompt and history are not evaluated again.
+- The stable prefix (system message + the pinned profile pair, assistant.memory.prompt) is
+  evaluated on its own once and its KV state saved (`_PrefixState`, bounded in bytes). When other
+  work has replaced it in the context (fact extraction runs here too) or a new conversation starts,
+  the state is restored instead of evaluated again. `forget_cached_prompts` drops it too.
 - Replies end on the model's end-of-generation tokens (EOS, ChatML's <|im_end|>, …), which llama.cpp
   knows from the GGUF; no stop strings, which would cost a detokenize per token.
 - All layers go to the GPU when the build can offload (override with `n_gpu_layers`).
@@ -13,8 +17,9 @@ Threading: one stream at a time; the object belongs to the model lane. Cancel fr
 
 from __future__ import annotations
 
+import ctypes
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,8 @@ from assistant.cancel import CancelToken
 from assistant.engine.base import ChatMessage, Completion, GenerationSettings, TokenStream
 from assistant.engine.gguf_file import GGUFInfo, inspect_gguf
 from assistant.engine.window import fit_to_window
-from assistant.errors import ModelError
+from assistant.errors import ContextOverflowError, ModelError
+from assistant.memory.prompt import profile_length
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -30,6 +36,24 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
+# The saved prefix state is the KV cache of its tokens (no logits), f16: 2 × layers × KV heads ×
+# head size × 2 bytes a token. For 1,500 tokens: ~55 MB for Qwen2.5 3B, ~190 MB for Llama 3.1 8B,
+# ~750 MB for Llama 2 7B (no grouped-query attention). A larger state is not saved: that model
+# falls back to the plain common-prefix reuse of consecutive turns.
+MAX_PREFIX_STATE_BYTES = 384 << 20
+# Shorter prefixes evaluate in about the time a restore takes: not worth a saved state.
+MIN_PREFIX_TOKENS = 16
+
+
+def common_prefix(held: Sequence[int], wanted: Sequence[int]) -> int:
+    count = 0
+    for a, b in zip(held, wanted, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
 
 
 def gpu_offload_supported() -> bool:
@@ -74,6 +98,8 @@ class LlamaCppEngine:
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.info.path}: {error}") from None
         self._name = self.info.name or self.info.path.stem
+        self._prefix = _PrefixState(self._llm)
+        self._stable_memo: tuple[tuple[ChatMessage, ...], list[int]] | None = None
         self._scorer: Any = None
         self._grammars: dict[str, Any] = {}
         template = self._llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
@@ -151,28 +177,20 @@ class LlamaCppEngine:
         settings: GenerationSettings,
         cancel: CancelToken | None = None,
     ) -> TokenStream:
+        # The first-token time counts from here: rendering and fitting the prompt are part of it.
+        started = time.perf_counter()
         window = self.context_window
         reserve = max(1, min(settings.max_tokens, window // 2))
-        rendered: dict[int, list[int]] = {}
-
-        def count(candidate: list[ChatMessage]) -> int:
-            rendered[len(candidate)] = self.tokenize_messages(candidate)
-            return len(rendered[len(candidate)])
-
-        kept, prompt_len, dropped = fit_to_window(messages, count, window - reserve)
-        prompt = rendered[len(kept)]
-        cached = self._llm._input_ids  # what the KV cache holds now
-        common = 0
-        for held, wanted in zip(cached, prompt, strict=False):
-            if held != wanted:
-                break
-            common += 1
-        reused = min(common, len(prompt) - 1)
+        kept, prompt, dropped = self._fit(messages, window - reserve)
+        prompt_len = len(prompt)
+        stable = self._stable_length(kept[: 1 + profile_length(kept)], prompt)
         max_tokens = max(1, min(settings.max_tokens, window - prompt_len))
-        state: dict[str, Any] = {"finish": "stop", "first": None}
-        started = time.perf_counter()
+        state: dict[str, Any] = {"finish": "stop", "first": None, "reused": 0}
 
         def pieces() -> Iterator[str]:
+            # Inside the stream, so a stream never iterated evaluates nothing and the first-token
+            # time includes restoring or evaluating the prefix.
+            state["reused"] = min(self._prefix.prepare(prompt, stable), len(prompt) - 1)
             chunks: Any = self._llm.create_completion(
                 prompt=prompt,
                 max_tokens=max_tokens,
@@ -208,7 +226,7 @@ class LlamaCppEngine:
                 finish_reason=state["finish"],
                 prompt_tokens=prompt_len,
                 completion_tokens=generated,
-                reused_prompt_tokens=reused,
+                reused_prompt_tokens=state["reused"],
                 dropped_turns=dropped,
                 first_token_s=state["first"],
                 total_s=time.perf_counter() - started,
@@ -225,8 +243,8 @@ class LlamaCppEngine:
     ) -> str:
         """Generation constrained by a GBNF grammar made from `schema` (cached per schema).
 
-        Runs on the chat context: the next chat turn re-evaluates its prompt after the common
-        prefix (the KV cache holds this prompt now)."""
+        Runs on the chat context: the next chat turn restores its stable prefix from the saved
+        state and evaluates the rest (the KV cache holds this prompt now)."""
         import json
 
         from llama_cpp.llama_grammar import LlamaGrammar
@@ -260,9 +278,12 @@ class LlamaCppEngine:
         return "".join(text)
 
     def forget_cached_prompts(self) -> None:
-        """Clear the KV caches (contents too) of the chat and scoring contexts."""
+        """Clear the KV caches (contents too) of the chat and scoring contexts, and the saved
+        prefix state: the next reply evaluates its whole prompt."""
         import llama_cpp
 
+        self._prefix.clear()
+        self._stable_memo = None
         for llm in (self._llm, self._scorer):
             if llm is None:
                 continue
@@ -271,11 +292,132 @@ class LlamaCppEngine:
             llama_cpp.llama_memory_clear(memory, True)
 
     def close(self) -> None:
+        self._prefix.clear()
         self._llm.close()
         if self._scorer is not None:
             self._scorer.close()
+
+    def _fit(
+        self, messages: list[ChatMessage], budget: int
+    ) -> tuple[list[ChatMessage], list[int], int]:
+        """fit_to_window that keeps the profile pair beside the system message: old turns go
+        first, the profile only when the newest message cannot fit beside it.
+        Returns (kept messages, their prompt tokens, how many messages were dropped)."""
+        pinned = profile_length(messages)
+        turns = messages[:1] + messages[1 + pinned :]  # the system message and the conversation
+        profile = messages[1 : 1 + pinned]
+        rendered: dict[int, list[int]] = {}
+
+        def with_profile(candidate: list[ChatMessage]) -> list[ChatMessage]:
+            # fit_to_window never drops the system message, so the profile goes right after it.
+            return candidate[:1] + profile + candidate[1:]
+
+        def count(candidate: list[ChatMessage]) -> int:
+            rendered[len(candidate)] = self.tokenize_messages(with_profile(candidate))
+            return len(rendered[len(candidate)])
+
+        if profile:
+            try:
+                kept, _, dropped = fit_to_window(turns, count, budget)
+                return with_profile(kept), rendered[len(kept)], dropped
+            except ContextOverflowError:
+                profile = []
+                rendered.clear()
+        kept, _, dropped = fit_to_window(turns, count, budget)
+        return kept, rendered[len(kept)], dropped + pinned
+
+    def _stable_length(self, head: list[ChatMessage], prompt: list[int]) -> int:
+        """How many of `prompt`'s tokens are the stable head's (system message, profile pair)."""
+        if not head or head[0].role != "system":
+            return 0
+        key = tuple(head)
+        if self._stable_memo is None or self._stable_memo[0] != key:
+            self._stable_memo = (key, self.tokenize_messages(head))
+        # The head rendered alone ends in a generation prompt; the common part is the head itself.
+        return common_prefix(self._stable_memo[1], prompt)
 
     def _token_text(self, token: int) -> str:
         if token < 0:
             return ""
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+
+class _PrefixState:
+    """The saved KV state of one stable prompt prefix, restored when the context lost it.
+
+    Holds at most one state of at most MAX_PREFIX_STATE_BYTES (host memory): the KV cells of
+    sequence 0 for exactly the prefix tokens, copied out with llama.cpp's sequence-state API.
+    Threading: the engine's (the model lane's).
+    """
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+        self._tokens: list[int] = []
+        self._data: Any = None  # ctypes uint8 array
+        self._size = 0
+        # Recurrent and hybrid models cannot drop the tail of their memory: no prefix reuse.
+        self._enabled = not (
+            getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
+        )
+
+    @property
+    def tokens(self) -> list[int]:
+        """The saved prefix ([] when none)."""
+        return list(self._tokens)
+
+    @property
+    def nbytes(self) -> int:
+        return self._size
+
+    def prepare(self, prompt: list[int], stable: int) -> int:
+        """Make the context hold `prompt`'s first `stable` tokens before generation: kept if held,
+        restored if saved, else evaluated now and saved. Returns how many of the prompt's tokens
+        this call did not evaluate (held or restored); generation evaluates the rest."""
+        llm = self._llm
+        held = common_prefix(llm._input_ids, prompt)
+        if not self._enabled or stable < MIN_PREFIX_TOKENS or held >= stable:
+            return held
+        saved = len(self._tokens)
+        if held < saved < len(prompt) and prompt[:saved] == self._tokens and self._restore():
+            held = saved
+        if held >= stable or self._tokens[:stable] == prompt[:stable]:
+            # Held now; or a shorter prefix of the saved one (a reply without the profile):
+            # generation evaluates it, and the saved state stays for the next ordinary turn.
+            return held
+        llm.n_tokens = held  # eval drops the KV cells from here on first
+        llm.eval(prompt[held:stable])
+        self._save(prompt[:stable])
+        return held
+
+    def clear(self) -> None:
+        self._tokens, self._data, self._size = [], None, 0
+
+    def _save(self, tokens: list[int]) -> None:
+        import llama_cpp
+
+        self.clear()  # the old state's memory goes before the new one is allocated
+        ctx = self._llm.ctx
+        size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+        if size <= 0 or size > MAX_PREFIX_STATE_BYTES:
+            return
+        data = (ctypes.c_uint8 * size)()
+        written = int(llama_cpp.llama_state_seq_get_data(ctx, data, size, 0))
+        if written <= 0:
+            return
+        self._tokens, self._data, self._size = list(tokens), data, written
+
+    def _restore(self) -> bool:
+        import llama_cpp
+
+        llm = self._llm
+        if not llama_cpp.llama_state_seq_set_data(llm.ctx, self._data, self._size, 0):
+            # The context is in an unknown state: empty it and evaluate from scratch.
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
+            llm.n_tokens = 0
+            self.clear()
+            return False
+        count = len(self._tokens)
+        llm.input_ids[:count] = self._tokens
+        llm.n_tokens = count
+        llm._requires_eval = True  # sample only after a decode refreshed the logits
+        return True

@@ -1,7 +1,8 @@
 """The shipped list of recommended small models (`resources/models/recommended.json`).
 
-Each suggestion is judged against this machine's memory (`hardware.fit_label`) and the models folder
-(already downloaded, or a partial download to resume).
+Each suggestion is judged against this machine's memory (`hardware.plan_offload`: "fits", "partly on
+GPU (N layers)" or "too big for this machine") and the models folder (already downloaded, or a partial
+download to resume).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.engine.hardware import fit_label, memory_needed
+from assistant.engine.hardware import plan_offload
 from assistant.errors import ConfigError
 from assistant.resources import read_text
 from assistant.types import MachineMemory, RecommendedModel
@@ -29,6 +30,7 @@ class Suggestion:
     license: str
     kv_bytes_per_token: int
     description: str
+    block_count: int | None = None  # the model's layers; without it a typical 32 is assumed
 
     @property
     def name(self) -> str:
@@ -56,6 +58,13 @@ def recommended(models_dir: Path, n_ctx: int, machine: MachineMemory) -> list[Re
         target = download_target(models_dir, item.repo_id, item.filename)
         part = target.with_name(target.name + ".part")
         partial = part.stat().st_size if part.exists() else 0
+        plan = plan_offload(
+            item.size_bytes,
+            n_ctx,
+            machine,
+            n_layers=item.block_count,
+            kv_bytes_per_token=item.kv_bytes_per_token,
+        )
         result.append(
             RecommendedModel(
                 name=item.name,
@@ -66,17 +75,13 @@ def recommended(models_dir: Path, n_ctx: int, machine: MachineMemory) -> list[Re
                 parameters=item.parameters,
                 description=item.description,
                 license=item.license,
-                fit=fit_label(
-                    item.size_bytes,
-                    n_ctx,
-                    machine.ram_total,
-                    machine.vram_free,
-                    ram_available=machine.ram_available,
-                    kv_bytes_per_token=item.kv_bytes_per_token,
-                ),
-                memory_needed=memory_needed(item.size_bytes, n_ctx, item.kv_bytes_per_token),
+                fit=plan.label,
+                memory_needed=plan.memory_needed,
                 local_path=str(target) if target.is_file() else None,
                 partial_bytes=partial,
+                fit_reason=plan.reason,
+                n_gpu_layers=plan.n_gpu_layers,
+                tight=plan.tight,
             )
         )
     return result

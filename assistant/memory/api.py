@@ -1,6 +1,7 @@
 """`Assistant.memory`: the memory part of the front door.
 
 Threading: recall, vector filling and training use torch and the encoder: run them on the model lane.
+torch, the encoder's libraries and faiss are imported only when those run (they take seconds).
 Row operations (list, show, pin, forget, remember) are database calls, safe from any thread.
 Events: `memory_did_change(memory_ids)` callbacks run on the thread that made the change.
 """
@@ -12,10 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from assistant.cancel import Cancelled, CancelToken
 from assistant.errors import MnemeError
@@ -23,15 +23,24 @@ from assistant.memory import browse, eviction, export, extract, facts, forget, h
 from assistant.memory.encoder import Encoder
 from assistant.memory.facts import FactSource, Outcome
 from assistant.memory.forget import ForgetReport
-from assistant.memory.learn import Signal, TrainingReport, load_signals, record_signals, train
 from assistant.memory.policy import Candidate
-from assistant.memory.pool import POOL_STATE_NAME, MemoryPool
-from assistant.memory.recall import Recaller
+from assistant.memory.signals import (
+    POOL_STATE_NAME,
+    Signal,
+    TrainingReport,
+    load_signals,
+    record_signals,
+)
 from assistant.memory.statements import parse_first_person
 from assistant.memory.store import MemoryStore, NewMemory
 from assistant.storage.conversations import now_iso
 from assistant.storage.database import EncryptedDatabase
 from assistant.types import Memory, MemoryFilter, RecalledMemory
+
+if TYPE_CHECKING:
+    # torch (seconds to import) comes in with these: the methods that need them import them when
+    # they run, on the model lane, so importing the front door and showing the window stay fast.
+    from assistant.memory.pool import MemoryPool
 
 Progress = Callable[[int, int], None]
 RECHECK_S = 30.0
@@ -364,6 +373,8 @@ class MemoryApi:
         still waiting for theirs are found through keywords."""
         if not self.store.has_active():
             return []  # nothing to recall: do not pay for loading the encoder
+        from assistant.memory.recall import Recaller
+
         with self._lock:
             pool = self._ready_pool()
             recaller = Recaller(self.store, pool, self._encode_query)
@@ -413,13 +424,16 @@ class MemoryApi:
         meanwhile is safe (see vectors.py). Each batch holds the memory lock, so a recall waits
         at most one batch.
         """
-        if threads is not None and threads != torch.get_num_threads():
-            previous = torch.get_num_threads()
-            torch.set_num_threads(max(1, threads))
-            try:
-                return self.fill_vectors(limit=limit, progress=progress, cancel=cancel)
-            finally:
-                torch.set_num_threads(previous)
+        if threads is not None:
+            import torch
+
+            if threads != torch.get_num_threads():
+                previous = torch.get_num_threads()
+                torch.set_num_threads(max(1, threads))
+                try:
+                    return self.fill_vectors(limit=limit, progress=progress, cancel=cancel)
+                finally:
+                    torch.set_num_threads(previous)
         total = self.pending_vectors()
         if limit is not None:
             total = min(total, limit)
@@ -504,6 +518,8 @@ class MemoryApi:
 
     def _built_pool(self) -> MemoryPool:
         if self._pool is None:
+            from assistant.memory.pool import MemoryPool
+
             self._pool = MemoryPool(self.encoder.dim, capacity=self._capacity())
             self._load_learned(self._pool)
             self._stale = True
@@ -585,6 +601,9 @@ class MemoryApi:
 
     def retrain(self, *, seed: int = 0, cancel: CancelToken | None = None) -> TrainingReport:
         """Start from the defaults and train on every stored signal; saves the result."""
+        from assistant.memory.learn import train
+        from assistant.memory.recall import Recaller
+
         with self._lock:
             pool = self.sync()
             pool.reset_learning()

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from assistant.cancel import CancelToken
 from assistant.engine.base import ChatMessage
 from assistant.errors import MnemeError, NotFoundError
-from assistant.memory.learn import Signal
 from assistant.memory.prompt import with_memories
+from assistant.memory.signals import Signal
 from assistant.memory.store import MemoryStore
 from assistant.storage.database import EncryptedDatabase
 from assistant.types import Memory, RecalledMemory

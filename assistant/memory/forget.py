@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.memory import browse, commands
+from assistant.memory.signals import POOL_STATE_NAME
 from assistant.memory.statements import parse_first_person
 from assistant.memory.store import MemoryStore
 from assistant.storage.conversations import title_from_text
@@ -37,8 +38,6 @@ FORGOTTEN_TITLE = "Forgotten conversation"
 # The model name Assistant._run_command stores on its answers to chat commands ("Noted. I'll
 # remember: “…”"): those answers quote the fact, so they go with it.
 COMMAND_MODEL = "mneme"
-# The pool's learned weights (assistant.memory.pool.POOL_STATE_NAME; not imported: torch).
-LEARNED_STATE = "pool-v1"
 _CHUNK = 500
 
 
@@ -139,7 +138,7 @@ def forget(database: EncryptedDatabase, ids: Iterable[int]) -> ForgetReport:
             _repoint_source(db, fact_id)
         report.signals = signals_before - _count(db, "learning_signals")
         if report.signals:
-            db.execute("DELETE FROM pool_state WHERE name = ?", [LEARNED_STATE])
+            db.execute("DELETE FROM pool_state WHERE name = ?", [POOL_STATE_NAME])
     return report
 
 

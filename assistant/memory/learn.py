@@ -9,6 +9,9 @@ Bounded: at most `steps` optimizer steps and `seconds` of wall time. Seeded: the
 seed give the same weights. Resettable: `MemoryApi.reset_learning()` restores the defaults, and the
 stored signals can retrain it. Regularised towards the starting point, so a few signals cannot
 swing recall far.
+
+Signals are stored and loaded by signals.py (no torch there, so the front door imports it
+cheaply); `Signal`, `record_signals` and `load_signals` are importable from here too.
 """
 
 from __future__ import annotations
@@ -23,71 +26,9 @@ import torch
 from assistant.cancel import CancelToken
 from assistant.memory.pool import MemoryPool
 from assistant.memory.recall import Candidates, Recaller
-from assistant.storage.conversations import now_iso
-from assistant.storage.database import EncryptedDatabase
-
-
-@dataclass(frozen=True)
-class Signal:
-    kind: str  # evidence · feedback · likelihood
-    query: str
-    labels: dict[int, float]  # memory id → label
-    as_of: str | None = None
-
-
-@dataclass
-class TrainingReport:
-    signals: int
-    examples: int
-    steps: int
-    seconds: float
-    loss_before: float
-    loss_after: float
-
-
-def record_signals(database: EncryptedDatabase, signals: list[Signal]) -> int:
-    """Store signals (one transaction). Labels naming deleted memories are dropped."""
-    stored = 0
-    with database.write() as db:
-        for signal in signals:
-            existing = (
-                [
-                    row[0]
-                    for row in db.execute(
-                        f"SELECT id FROM memories WHERE id IN ({','.join('?' * len(signal.labels))})",
-                        list(signal.labels),
-                    ).fetchall()
-                ]
-                if signal.labels
-                else []
-            )
-            if not existing:
-                continue
-            cursor = db.execute(
-                "INSERT INTO learning_signals (kind, query, created_at, as_of) VALUES (?, ?, ?, ?)",
-                [signal.kind, signal.query, now_iso(), signal.as_of],
-            )
-            db.conn.executemany(
-                "INSERT INTO signal_memories (signal_id, memory_id, label) VALUES (?, ?, ?)",
-                [(cursor.lastrowid, m, float(signal.labels[m])) for m in existing],
-            )
-            stored += 1
-    return stored
-
-
-def load_signals(database: EncryptedDatabase) -> list[Signal]:
-    with database.read() as db:
-        rows = db.execute(
-            "SELECT s.id, s.kind, s.query, s.as_of, m.memory_id, m.label FROM learning_signals s "
-            "JOIN signal_memories m ON m.signal_id = s.id ORDER BY s.id"
-        ).fetchall()
-    grouped: dict[int, Signal] = {}
-    for signal_id, kind, query, as_of, memory_id, label in rows:
-        if signal_id not in grouped:
-            grouped[signal_id] = Signal(kind, query, {}, as_of)
-        grouped[signal_id].labels[memory_id] = label
-    return list(grouped.values())
-
+from assistant.memory.signals import Signal, TrainingReport
+from assistant.memory.signals import load_signals as load_signals
+from assistant.memory.signals import record_signals as record_signals
 
 NEGATIVES_DRAWN = 256  # pool rows drawn per example for the adapter's contrastive loss
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from assistant.memory.index import VectorIndex, build_indexes, top_rows
+from assistant.memory.signals import POOL_STATE_NAME as POOL_STATE_NAME
 
 FEATURES = (
     # The four base signals, each z-scored over the pool for this query, so they add up fairly:
@@ -57,7 +58,6 @@ DEFAULT_WEIGHTS = {
     "access": 0.05,
 }
 TRUST_PRIOR = {"user-stated": 1.0, "user-confirmed": 0.8, "imported": 0.5, "assistant": 0.2}
-POOL_STATE_NAME = "pool-v1"
 RESIDUAL_WIDTH = 16
 
 

@@ -375,3 +375,9 @@ def m009_facts(db: sqlite_utils.Database) -> None:
     # merge (forgetting then also runs 'optimize', and PRAGMA secure_delete zeroes freed pages).
     for table in ("memories_fts", "memory_windows_fts"):
         db.execute(f"INSERT INTO {table}({table}, rank) VALUES ('secure-delete', 1)")
+
+
+@migration
+def m010_pinned_index(db: sqlite_utils.Database) -> None:
+    """Pinned memories form the profile at the start of every prompt: read without a scan."""
+    db.execute("CREATE INDEX memories_pinned ON memories(id) WHERE pinned = 1")

@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 from assistant import Assistant
 from assistant.engine.hardware import (
     FIT_UNKNOWN,
-    FITS_GPU,
-    FITS_RAM,
-    TIGHT,
+    FITS,
     TOO_BIG,
     fit_label,
     machine_memory,
     memory_needed,
+    plan_offload,
 )
 from assistant.engine.recommended import download_target, suggestions
 from assistant.errors import ConfigError, NoModelError
@@ -27,24 +26,23 @@ from assistant.types import MachineMemory
 
 GIB = 1 << 30
 MIB = 1 << 20
-ORDER = [FITS_GPU, FITS_RAM, TIGHT, TOO_BIG]  # best first
 
 
 def test_fit_labels_for_synthetic_machines() -> None:
     small = 500 * MIB
     # 16 GiB RAM, 12 free, no GPU: a 0.5 GB model is comfortable.
-    assert fit_label(small, 4096, 16 * GIB, None, ram_available=12 * GIB) == FITS_RAM
+    assert fit_label(small, 4096, 16 * GIB, None, ram_available=12 * GIB) == FITS
     # The same with 8 GiB free VRAM: on the GPU.
-    assert fit_label(small, 4096, 16 * GIB, 8 * GIB, ram_available=12 * GIB) == FITS_GPU
+    on_gpu = plan_offload(small, 4096, MachineMemory(16 * GIB, 12 * GIB, vram_free=8 * GIB))
+    assert (on_gpu.label, on_gpu.placement, on_gpu.n_gpu_layers) == (FITS, "gpu", -1)
     # VRAM too small for it: back to RAM.
-    assert fit_label(small, 4096, 16 * GIB, 256 * MIB, ram_available=12 * GIB) == FITS_RAM
+    in_ram = plan_offload(small, 4096, MachineMemory(16 * GIB, 12 * GIB, vram_free=256 * MIB))
+    assert (in_ram.label, in_ram.placement, in_ram.n_gpu_layers) == (FITS, "cpu", 0)
     # 4 GiB machine with 1.5 GiB free and a 2 GB model: fits only if other programs make room.
-    assert (
-        fit_label(
-            2 * GIB, 2048, 4 * GIB, None, ram_available=GIB + GIB // 2, kv_bytes_per_token=16384
-        )
-        == TIGHT
+    tight = plan_offload(
+        2 * GIB, 2048, MachineMemory(4 * GIB, GIB + GIB // 2), kv_bytes_per_token=16384
     )
+    assert tight.label == FITS and tight.tight
     # A 7 GB model on a 4 GiB machine.
     assert fit_label(7 * GIB, 2048, 4 * GIB, None, ram_available=3 * GIB) == TOO_BIG
     # RAM unreadable and no GPU figure: say so rather than guess.
@@ -56,7 +54,7 @@ def test_the_context_window_counts() -> None:
     model, per_token = 2_393_232_672, 393_216
     assert (
         fit_label(model, 4096, 16 * GIB, None, ram_available=12 * GIB, kv_bytes_per_token=per_token)
-        == FITS_RAM
+        == FITS
     )
     assert (
         fit_label(
@@ -76,17 +74,20 @@ def test_the_context_window_counts() -> None:
     n_ctx=st.integers(64, 131_072),
     ram=st.integers(1 * GIB, 256 * GIB),
     free_share=st.floats(0.0, 1.0),
-    vram=st.none() | st.integers(0, 80 * GIB),
 )
 def test_a_bigger_model_never_fits_better(
-    model: int, extra: int, n_ctx: int, ram: int, free_share: float, vram: int | None
+    model: int, extra: int, n_ctx: int, ram: int, free_share: float
 ) -> None:
+    # Without a GPU: fits (comfortably, then tight), then too big; more RAM never hurts.
+    order = [(FITS, False), (FITS, True), (TOO_BIG, False)]
+
+    def at(size: int, total: int, available: int) -> int:
+        result = plan_offload(size, n_ctx, MachineMemory(total, available))
+        return order.index((result.label, result.tight))
+
     available = int(ram * free_share)
-    smaller = fit_label(model, n_ctx, ram, vram, ram_available=available)
-    bigger = fit_label(model + extra, n_ctx, ram, vram, ram_available=available)
-    assert ORDER.index(bigger) >= ORDER.index(smaller)
-    more_ram = fit_label(model, n_ctx, ram * 2, vram, ram_available=available * 2)
-    assert ORDER.index(more_ram) <= ORDER.index(smaller)
+    assert at(model + extra, ram, available) >= at(model, ram, available)
+    assert at(model, ram * 2, available * 2) <= at(model, ram, available)
 
 
 def test_the_shipped_catalog_loads_and_is_usable() -> None:
@@ -109,9 +110,17 @@ def test_recommended_reports_fit_and_what_is_on_disk() -> None:
         big_machine = MachineMemory(ram_total=64 * GIB, ram_available=48 * GIB)
         on_tiny = {m.name: m for m in assistant.models.recommended(machine=tiny_machine)}
         on_big = {m.name: m for m in assistant.models.recommended(machine=big_machine)}
-        assert {m.fit for m in on_big.values()} == {FITS_RAM}
-        assert on_tiny["qwen2.5-0.5b-instruct-q4_k_m"].fit in (FITS_RAM, TIGHT)
+        assert {m.fit for m in on_big.values()} == {FITS}
+        assert all(m.n_gpu_layers == 0 and "CPU only" in m.fit_reason for m in on_big.values())
+        assert on_tiny["qwen2.5-0.5b-instruct-q4_k_m"].fit == FITS
         assert on_tiny["Phi-3.5-mini-instruct-Q4_K_M"].fit == TOO_BIG
+        # A GPU with 2 GiB free: the small ones fit on it, Phi-3.5 only partly.
+        small_gpu = MachineMemory(16 * GIB, 12 * GIB, vram_free=2 * GIB, gpu_name="Test GPU")
+        on_gpu = {m.name: m for m in assistant.models.recommended(machine=small_gpu)}
+        assert on_gpu["qwen2.5-0.5b-instruct-q4_k_m"].fit == FITS
+        assert on_gpu["qwen2.5-0.5b-instruct-q4_k_m"].n_gpu_layers == -1
+        phi = on_gpu["Phi-3.5-mini-instruct-Q4_K_M"]
+        assert phi.fit == f"partly on GPU ({phi.n_gpu_layers} layers)" and phi.n_gpu_layers > 0
         assert all(m.local_path is None and m.partial_bytes == 0 for m in on_big.values())
 
         first, second = suggestions()[:2]

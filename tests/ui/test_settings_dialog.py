@@ -13,7 +13,13 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 
 from assistant import Assistant
-from ui.settings_dialog import MAX_CONTEXT, MIN_CONTEXT, SettingsDialog, parse_context_size
+from ui.settings_dialog import (
+    MAX_CONTEXT,
+    MIN_CONTEXT,
+    SettingsDialog,
+    describe_offload,
+    parse_context_size,
+)
 from ui.tasks import Lane
 
 
@@ -37,6 +43,10 @@ def save(qtbot, dialog: SettingsDialog) -> list[str]:
 def test_shows_the_current_values(dialog: SettingsDialog, assistant: Assistant) -> None:
     assert dialog.model_combo.currentData() == "tiny"
     assert dialog.gpu_layers.text() == "auto"  # n_gpu_layers None
+    # Where the model runs: the plan's label and the automatic choice (this sandbox: CPU only).
+    plan = assistant.doctor().model["offload"]
+    assert dialog.offload_label.text().startswith(f"{plan['label']} · automatic: ")
+    assert plan["reason"] in dialog.offload_label.text()
     assert dialog.context_size.currentText() == "4096"
     assert dialog.memory_check.isChecked() and dialog.learning_check.isChecked()
     assert dialog.data_folder.text() == str(assistant.paths.data_dir)
@@ -70,6 +80,8 @@ def test_save_persists_and_says_what_needs_a_reload(
     changed = save(qtbot, dialog)
     assert changed == ["learning_enabled", "model", "n_ctx", "n_gpu_layers"]
     assert "reloads" in dialog.status_label.text()
+    # The offload line is judged again for the saved choice, and shows the override.
+    qtbot.waitUntil(lambda: "you chose no layer on the GPU" in dialog.offload_label.text())
     assert not dialog.error_label.isVisible()
     with Assistant() as fresh:  # written to the settings file, not only in memory
         settings = fresh.settings
@@ -146,3 +158,28 @@ def test_any_text_parses_to_a_valid_size_or_a_clear_error(text: str) -> None:
         assert str(error).startswith("Context size must be")
     else:
         assert MIN_CONTEXT <= value <= MAX_CONTEXT
+
+
+def test_describe_offload_for_each_plan() -> None:
+    def model(label: str, auto: int, setting: int | None, layers: int | None = 32) -> dict:
+        plan = {"label": label, "n_gpu_layers": auto, "n_layers": layers, "reason": "Because."}
+        return {"kind": "gguf", "offload": plan, "n_gpu_layers_setting": setting}
+
+    assert describe_offload(model("fits", -1, None)) == (
+        "fits · automatic: every layer on the GPU.\nBecause."
+    )
+    assert describe_offload(model("partly on GPU (20 layers)", 20, None)).startswith(
+        "partly on GPU (20 layers) · automatic: 20 of 32 layers on the GPU."
+    )
+    assert describe_offload(model("partly on GPU (20 layers)", 20, 8)).startswith(
+        "partly on GPU (20 layers) · you chose 8 of 32 layers on the GPU "
+        "(automatic would be 20 of 32 layers on the GPU)."
+    )
+    assert "no layer on the GPU (CPU only)" in describe_offload(model("fits", 0, None, None))
+    assert "1 layer on the GPU" in describe_offload(
+        model("too big for this machine", 1, None, None)
+    )
+    assert "server" in describe_offload({"kind": "openai", "status": "server"})
+    assert describe_offload({"status": "no model set up (mneme models add PATH)"}).startswith(
+        "no model"
+    )

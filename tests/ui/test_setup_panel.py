@@ -13,13 +13,15 @@ import pytest
 from PySide6.QtCore import Qt
 
 from assistant import Assistant
-from assistant.engine.hardware import FIT_UNKNOWN, FITS_GPU, FITS_RAM, TIGHT, TOO_BIG
+from assistant.engine.hardware import FIT_UNKNOWN, FITS, TOO_BIG
 from assistant.engine.recommended import download_target
+from assistant.types import MachineMemory
 from tests.assistant.http_fixtures import FileServer
-from ui.setup_panel import SetupPanel
+from ui.setup_panel import SetupPanel, describe_machine
 from ui.tasks import Lane
 
 MIB = 1 << 20
+GIB = 1 << 30
 
 
 @pytest.fixture
@@ -64,7 +66,8 @@ def test_lists_the_recommended_models_with_their_fit(
     for model in expected:
         row = panel.rows[model.name]
         assert row.fit_label.text() == model.fit
-        assert model.fit in (FITS_GPU, FITS_RAM, TIGHT, TOO_BIG, FIT_UNKNOWN)
+        assert model.fit in (FITS, TOO_BIG, FIT_UNKNOWN) or model.fit.startswith("partly on GPU (")
+        assert model.fit_reason in row.fit_label.toolTip()
         assert row.download_button.text() == "Download" and row.download_button.isEnabled()
     qwen = panel.rows["qwen2.5-0.5b-instruct-q4_k_m"]
     assert qwen.facts.text().startswith("0.5B parameters")
@@ -155,3 +158,41 @@ def test_no_network_shows_an_inline_error(qtbot, panel: SetupPanel, first_run: A
         qtbot.mouseClick(row.download_button, Qt.MouseButton.LeftButton)
     assert "Cannot reach" in panel.error_label.text() and panel.error_label.isVisible()
     assert all(r.download_button.isEnabled() for r in panel.rows.values())
+
+
+def test_the_labels_on_a_gpu_machine_and_their_colours(
+    qtbot, first_run: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A synthetic machine with 2 GiB free on its GPU: the small models fit on it, Phi-3.5 only
+    partly, and each label has its colour."""
+    machine = MachineMemory(
+        16 * GIB, 12 * GIB, vram_free=2 * GIB, gpu_name="Test GPU", gpu_offload=True, backend="CUDA"
+    )
+    monkeypatch.setattr(first_run.models, "machine", lambda: machine)
+    model_lane, io_lane = Lane("model"), Lane("io")
+    widget = SetupPanel(first_run, model_lane, io_lane)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.models_shown, timeout=20_000):
+        widget.show()
+    try:
+        qwen = widget.rows["qwen2.5-0.5b-instruct-q4_k_m"].fit_label
+        phi = widget.rows["Phi-3.5-mini-instruct-Q4_K_M"].fit_label
+        assert qwen.text() == FITS and "#1b7a3d" in qwen.styleSheet()
+        assert phi.text().startswith("partly on GPU (") and "#1f5f9a" in phi.styleSheet()
+        assert "layers fit in the" in phi.toolTip()
+        assert "Test GPU (CUDA): 2.15 GB free" in widget.machine_label.text()
+    finally:
+        widget.shutdown()
+        model_lane.wait()
+        io_lane.wait()
+
+
+def test_describe_machine_says_how_fit_is_judged() -> None:
+    cpu = describe_machine(MachineMemory(8 * GIB, 4 * GIB, backend="CPU"))
+    assert "no GPU offload in this llama.cpp build" in cpu
+    unified = MachineMemory(
+        16 * GIB, 8 * GIB, gpu_offload=True, unified_memory=True, backend="Metal"
+    )
+    assert "the GPU (Metal) shares this memory" in describe_machine(unified)
+    unread = MachineMemory(16 * GIB, 8 * GIB, gpu_offload=True, backend="Vulkan")
+    assert "could not be read" in describe_machine(unread)
