@@ -538,6 +538,9 @@ class MainWindow(QMainWindow):
         if self._setup_panel is not None:
             self._setup_panel.shutdown()
         self.vector_filler.stop()
+        # Work already running (an encoder load cannot be interrupted) may take seconds: the
+        # window goes away now, and the process ends when that work does.
+        self.hide()
         self.model_lane.wait()
         self.io_lane.wait()
         self.import_lane.wait()
