@@ -64,6 +64,15 @@ def settle(app: object, task: object = None) -> None:
     app.processEvents()  # type: ignore[attr-defined]
 
 
+def settle_until(app: object, ready: object, limit_s: float = 20.0) -> None:
+    """Let the event loop run until `ready()` holds (rows arrive from the io lane) or time runs out."""
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while not ready() and time.monotonic() < deadline:  # type: ignore[operator]
+        settle(app)
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
@@ -140,7 +149,7 @@ def main() -> int:
 
         window.resize(1600, 860)
         window.show_memory(facts[0].id)
-        settle(app)
+        settle_until(app, lambda: window.inspector.model.row_of(facts[0].id) is not None)
         settle(app)
         window.grab().save(str(out / "memory-inspector.png"))
 
