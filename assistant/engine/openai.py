@@ -82,17 +82,7 @@ class OpenAIEngine:
     ) -> TokenStream:
         if not self._checked:
             self.check()
-        payload: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": settings.max_tokens,
-            "temperature": settings.temperature,
-            "top_p": settings.top_p,
-            "stream": True,
-        }
-        if self.model is not None:
-            payload["model"] = self.model
-        if settings.seed is not None:
-            payload["seed"] = settings.seed
+        payload = self._payload(messages, settings, stream=True)
         state: dict[str, Any] = {"finish": "stop", "first": None, "pieces": 0, "usage": None}
         started = time.perf_counter()
 
@@ -136,21 +126,11 @@ class OpenAIEngine:
         Ollama honour it; a server that ignores it returns free text, which the caller rejects)."""
         if not self._checked:
             self.check()
-        payload: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": settings.max_tokens,
-            "temperature": settings.temperature,
-            "top_p": settings.top_p,
-            "stream": False,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "facts", "schema": schema, "strict": True},
-            },
+        payload = self._payload(messages, settings, stream=False)
+        payload["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "facts", "schema": schema, "strict": True},
         }
-        if self.model is not None:
-            payload["model"] = self.model
-        if settings.seed is not None:
-            payload["seed"] = settings.seed
         if cancel is not None:
             cancel.raise_if_cancelled()
         response = self._open("POST", "/chat/completions", payload)
@@ -171,6 +151,23 @@ class OpenAIEngine:
 
     def close(self) -> None:
         pass
+
+    def _payload(
+        self, messages: list[ChatMessage], settings: GenerationSettings, *, stream: bool
+    ) -> dict[str, Any]:
+        """The chat-completions request body shared by streaming and JSON completions."""
+        payload: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": settings.max_tokens,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "stream": stream,
+        }
+        if self.model is not None:
+            payload["model"] = self.model
+        if settings.seed is not None:
+            payload["seed"] = settings.seed
+        return payload
 
     def _read_events(
         self,

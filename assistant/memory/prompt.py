@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from assistant.engine.base import ChatMessage
 from assistant.types import Memory, RecalledMemory
@@ -67,6 +68,33 @@ def line_of(memory: Memory) -> str:
     return f"- [{', '.join(tags)}] {quote(memory.text)}"
 
 
+T = TypeVar("T")
+
+
+def _quoted_block(
+    header: str,
+    items: Sequence[T],
+    line: Callable[[T], str],
+    count_tokens: Callable[[str], int],
+    budget: int,
+    frame_tokens: int,
+) -> tuple[str, list[T]]:
+    """The `<memories>` block of the items whose lines fit `budget` (after `frame_tokens` for the
+    tags and header), in order; an item that does not fit is skipped, later ones may still fit."""
+    used_tokens = frame_tokens
+    lines: list[str] = []
+    used: list[T] = []
+    for item in items:
+        text = line(item)
+        cost = count_tokens(text + "\n")
+        if used_tokens + cost > budget:
+            continue
+        used_tokens += cost
+        lines.append(text)
+        used.append(item)
+    return "\n".join([OPEN, header, *lines, CLOSE]), used
+
+
 def with_memories(
     text: str,
     recalled: Sequence[RecalledMemory],
@@ -76,20 +104,16 @@ def with_memories(
     """The user's turn with the memory block before it, and the memories that fitted."""
     if not recalled or budget <= 0:
         return text, []
-    used_tokens = count_tokens(f"{OPEN}\n{HEADER}\n{CLOSE}\n\n")
-    lines: list[str] = []
-    used: list[RecalledMemory] = []
-    for item in recalled:
-        line = memory_line(item)
-        cost = count_tokens(line + "\n")
-        if used_tokens + cost > budget:
-            continue
-        used_tokens += cost
-        lines.append(line)
-        used.append(item)
+    block, used = _quoted_block(
+        HEADER,
+        recalled,
+        memory_line,
+        count_tokens,
+        budget,
+        count_tokens(f"{OPEN}\n{HEADER}\n{CLOSE}\n\n"),
+    )
     if not used:
         return text, []
-    block = "\n".join([OPEN, HEADER, *lines, CLOSE])
     return f"{block}\n\n{text}", used
 
 
@@ -112,20 +136,16 @@ def profile_turns(
     budget is left out whatever comes after it, so the result depends on nothing else."""
     if not pinned or budget <= 0:
         return [], []
-    used_tokens = count_tokens(f"{OPEN}\n{PROFILE_HEADER}\n{CLOSE}")
-    lines: list[str] = []
-    used: list[Memory] = []
-    for memory in sorted(pinned, key=lambda m: m.id):
-        line = line_of(memory)
-        cost = count_tokens(line + "\n")
-        if used_tokens + cost > budget:
-            continue
-        used_tokens += cost
-        lines.append(line)
-        used.append(memory)
+    block, used = _quoted_block(
+        PROFILE_HEADER,
+        sorted(pinned, key=lambda m: m.id),
+        line_of,
+        count_tokens,
+        budget,
+        count_tokens(f"{OPEN}\n{PROFILE_HEADER}\n{CLOSE}"),
+    )
     if not used:
         return [], []
-    block = "\n".join([OPEN, PROFILE_HEADER, *lines, CLOSE])
     return [ChatMessage("user", block), ChatMessage("assistant", PROFILE_ACK)], used
 
 
