@@ -4,6 +4,7 @@ Threading rules:
 - Database access is serialised inside (one lock), so any thread may call the conversation methods.
 - Model work (`load_model`, `reply`) belongs to one lane: the caller runs one at a time, off the UI
   thread. Cancel a reply from any thread with its CancelToken.
+- The mixins (assistant.chat_command_methods, assistant.consolidation) state their own rules.
 Events: register plain callbacks on `conversation_did_change(conversation_id)`; they run on the thread
 that made the change.
 """
@@ -16,19 +17,20 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from assistant.cancel import CancelToken
+from assistant.chat_command_methods import ChatCommandMethods
 from assistant.config import ConfigStore, Settings
+from assistant.consolidation import ConsolidationMethods
 from assistant.engine.base import (
     ChatMessage,
     Completion,
     Engine,
     GenerationSettings,
-    TokenStream,
 )
 from assistant.engine.models import ModelCatalog
 from assistant.errors import MnemeError
@@ -36,7 +38,6 @@ from assistant.memory import commands
 from assistant.memory.api import MemoryApi
 from assistant.memory.encoder import Encoder
 from assistant.memory.extract import ExtractionRun, run_jobs
-from assistant.memory.facts import FactSource
 from assistant.memory.feedback import (
     LearningRun,
     feedback_signal,
@@ -47,12 +48,10 @@ from assistant.memory.feedback import (
     store_gains,
     used_memories,
 )
-from assistant.memory.forget import COMMAND_MODEL
-from assistant.memory.policy import Candidate
 from assistant.memory.prompt import profile_turns, with_memories
-from assistant.memory.statements import parse_first_person
 from assistant.memory.store import NewMemory, memory_from_row
 from assistant.paths import Paths, resolve_paths
+from assistant.reply_stream import ReplyStream
 from assistant.resources import read_text
 from assistant.secrets import PassphraseProvider, obtain_key
 from assistant.storage.conversations import ConversationStore, now_iso, title_from_text
@@ -87,64 +86,7 @@ def _system_prompt() -> str:
     return read_text("prompts", "system.md").strip()
 
 
-class ReplyStream:
-    """Iterate for the reply's text pieces; `result` holds the stored Reply once iteration ends.
-
-    Breaking out early (then `close()`), or cancelling the token, stops generation; the partial reply
-    is still stored (finish_reason "cancelled"), so nothing the user saw is lost. An engine failure
-    mid-stream stores what arrived (finish_reason "error") and re-raises.
-    """
-
-    def __init__(
-        self,
-        tokens: TokenStream,
-        conversation: Conversation,
-        user: Message,
-        cancel: CancelToken,
-        store_reply: Callable[[str, str, Completion | None], Reply],
-    ) -> None:
-        self.conversation = conversation
-        self.user_message = user
-        self.memories: tuple[RecalledMemory, ...] = ()
-        self.result: Reply | None = None
-        self._pieces = self._run(tokens, cancel, store_reply)
-
-    def _run(
-        self,
-        tokens: TokenStream,
-        cancel: CancelToken,
-        store_reply: Callable[[str, str, Completion | None], Reply],
-    ) -> Iterator[str]:
-        text: list[str] = []
-        finish = "error"
-        try:
-            for piece in tokens:
-                text.append(piece)
-                yield piece
-            finish = tokens.completion.finish_reason if tokens.completion else "stop"
-        except GeneratorExit:
-            finish = "cancelled"
-            tokens.close()
-            raise
-        finally:
-            if cancel.cancelled and finish != "error":
-                finish = "cancelled"
-            self.result = store_reply("".join(text), finish, tokens.completion)
-
-    def __iter__(self) -> Iterator[str]:
-        return self._pieces
-
-    def close(self) -> None:
-        self._pieces.close()  # type: ignore[attr-defined]
-
-    def wait(self) -> Reply:
-        for _ in self._pieces:
-            pass
-        assert self.result is not None
-        return self.result
-
-
-class Assistant:
+class Assistant(ConsolidationMethods, ChatCommandMethods):
     def __init__(
         self,
         home: str | os.PathLike[str] | None = None,
@@ -167,6 +109,10 @@ class Assistant:
         # Set when memories are forgotten; the model lane then clears the KV cache before its
         # next use (clearing it from the forgetting thread could race a running reply).
         self._prompt_cache_stale = False
+        # The consolidated adapter to apply before the model's next use (assistant.consolidation).
+        self._adapter_stale = True
+        self._applied_adapter: int | None = None
+        self._adapter_fingerprints: dict[tuple[str, int, float], str] = {}
         self.models = ModelCatalog(self._config, self.paths.models_dir)
         self.conversation_did_change: list[Callable[[int], None]] = []
 
@@ -487,71 +433,7 @@ class Assistant:
 
     def _memories_forgotten(self, ids: list[int]) -> None:
         self._prompt_cache_stale = True
-
-    def _run_command(
-        self, conversation_id: int | None, text: str, command: commands.Command
-    ) -> ReplyStream:
-        """A "remember that …" / "forget that …" message: acted on at once, without the model;
-        the reply confirms it. Streams like a model reply so every caller handles it alike."""
-        store = self._store
-        conversation = store.get(conversation_id) if conversation_id is not None else None
-        forgetting = command.action == "forget"
-        stored_text = commands.FORGET_PLACEHOLDER if forgetting else text
-        if conversation is None:
-            conversation = store.create(title_from_text(stored_text))
-        user = store.add_message(conversation.id, "user", stored_text)
-        self._did_change(conversation.id)
-        if forgetting:
-            answer = self._forget_command(command.body)
-        elif conversation.incognito:
-            answer = "This is an incognito conversation: nothing in it is remembered."
-        else:
-            statement = commands.first_person(command.body)
-            outcome = self.memory.propose(
-                Candidate(statement, "user-stated", parse_first_person(statement), explicit=True),
-                FactSource(
-                    source_type="conversation",
-                    source_ref=f"conversation:{conversation.id}/message:{user.id}",
-                    conversation_id=conversation.id,
-                    message_id=user.id,
-                    occurred_at=user.created_at,
-                ),
-            )
-            older = None
-            if outcome.action == "supersede" and outcome.existing is not None:
-                older = self.memory.get(outcome.existing).text
-            answer = commands.remember_reply(outcome, statement, older)
-        started = time.perf_counter()
-        chosen = conversation
-
-        def finish(reply_text: str) -> Completion:
-            return Completion(reply_text, "stop", 0, 0, total_s=time.perf_counter() - started)
-
-        def store_reply(
-            reply_text: str, finish_reason: str, completion: Completion | None
-        ) -> Reply:
-            return self._store_reply(
-                chosen,
-                user,
-                COMMAND_MODEL,
-                reply_text,
-                finish_reason,
-                completion,
-                time.perf_counter() - started,
-            )
-
-        return ReplyStream(
-            TokenStream(iter([answer]), finish), conversation, user, CancelToken(), store_reply
-        )
-
-    def _forget_command(self, body: str) -> str:
-        ids = commands.find_to_forget(self._opened_database(), body)
-        if len(ids) > commands.MAX_FORGET_MATCHES:
-            return commands.forget_reply(0, 0, 0, len(ids))
-        report = self.memory.forget_completely(ids)
-        return commands.forget_reply(
-            report.memories, report.facts, report.messages_redacted, len(ids)
-        )
+        self._adapter_stale = True  # an adapter trained on them is gone with them
 
     def _opened_database(self) -> EncryptedDatabase:
         self.open()
@@ -620,6 +502,10 @@ class Assistant:
             rows = db.query(PROFILE_QUERY, [PROFILE_ROWS])
             return [memory_from_row(row) for row in rows]
 
+    def _system_message_text(self) -> str:
+        """The system prompt without the day, which changes: consolidation trains with it."""
+        return _system_prompt()
+
     def _system_message(self) -> ChatMessage:
         text = _system_prompt()
         # Day granularity keeps the prompt prefix stable (and its KV cache reusable) all day.
@@ -644,9 +530,13 @@ class Assistant:
             self._engine = engine_for(target, settings)
             self._engine_key = key
             self._prompt_cache_stale = False
+            self._adapter_stale = True
+            self._applied_adapter = None
         if self._prompt_cache_stale:
             self._prompt_cache_stale = False
             self._engine.forget_cached_prompts()
+        if self._adapter_stale and self._database is not None:
+            self._sync_adapter(self._engine, target.location if target.kind == "gguf" else None)
         return self._engine
 
     # -- import ------------------------------------------------------------------------------

@@ -37,6 +37,16 @@ class Settings:
     # Also read imported documents and mail for facts (inbox only). Off: it keeps the model busy
     # for hours after a big import.
     extract_from_imports: bool = False
+    # Consolidation of stable facts into a LoRA adapter (assistant.memory.consolidate).
+    consolidation_schedule: str = "off"  # 'off': only when asked; 'idle': when the machine is idle
+    # Most memory the training may take, in MB; None: 70% of the memory available when it starts.
+    consolidation_max_memory_mb: int | None = None
+    consolidation_max_minutes: int = 30  # refused up front when the estimate is longer
+    # How much the safety probes' log-likelihood may fall (nats per token) before an adapter is
+    # rejected.
+    consolidation_tolerance: float = 0.1
+    consolidation_min_uses: int = 3  # recalls that make an unpinned user fact "frequently used"
+    consolidation_seed: int = 0
 
     def validate(self, source: Path) -> None:
         def bad(name: str, expected: str) -> ConfigError:
@@ -77,6 +87,27 @@ class Settings:
             raise bad("encoder", "a model name or folder, or null")
         if not isinstance(self.pool_capacity, int) or self.pool_capacity < 1:
             raise bad("pool_capacity", "a positive integer")
+        if self.consolidation_schedule not in ("off", "idle"):
+            raise bad("consolidation_schedule", "'off' or 'idle'")
+        if self.consolidation_max_memory_mb is not None and (
+            not isinstance(self.consolidation_max_memory_mb, int)
+            or self.consolidation_max_memory_mb < 1
+        ):
+            raise bad("consolidation_max_memory_mb", "a positive integer or null")
+        if (
+            not isinstance(self.consolidation_max_minutes, int)
+            or self.consolidation_max_minutes < 1
+        ):
+            raise bad("consolidation_max_minutes", "a positive integer")
+        if (
+            not isinstance(self.consolidation_tolerance, int | float)
+            or self.consolidation_tolerance < 0
+        ):
+            raise bad("consolidation_tolerance", "a number of at least 0")
+        if not isinstance(self.consolidation_min_uses, int) or self.consolidation_min_uses < 1:
+            raise bad("consolidation_min_uses", "a positive integer")
+        if not isinstance(self.consolidation_seed, int):
+            raise bad("consolidation_seed", "an integer")
 
 
 class ConfigStore:

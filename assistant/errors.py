@@ -70,3 +70,8 @@ class KeychainError(StorageError):
 
 class NotFoundError(MnemeError):
     """A conversation, message or model named by the user does not exist."""
+
+
+class ConsolidationRefused(MnemeError):
+    """Consolidating facts into the model's weights cannot run here (machine too small, no local
+    GGUF model, an architecture it does not support, nothing to consolidate)."""

@@ -336,3 +336,45 @@ class ImportSummary:
         data["items_failed"] = [{"path": p, "item": k, "error": m} for p, k, m in self.items_failed]
         data["missing"] = [{"path": p, "item": k} for p, k in self.missing]
         return data
+
+
+@dataclass(frozen=True)
+class AdapterVersion:
+    """A LoRA adapter consolidated from facts (assistant.memory.consolidate)."""
+
+    id: int
+    created_at: str
+    status: str  # 'active' | 'inactive' (kept: can roll back to it) | 'rejected' (failed the gate)
+    facts: int
+    base_model: str
+    seed: int
+    fact_gain: float | None  # nats per answer token gained on its facts (llama.cpp)
+    probe_delta: float | None  # change on the safety probes vs the base model, nats per token
+    reason: str | None  # why it was rejected
+    seconds: float
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class ConsolidatedFact:
+    memory_id: int
+    text: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class ConsolidationStatus:
+    enabled: bool  # the off switch: False = no adapter is applied
+    active: AdapterVersion | None
+    rebuild_pending: bool  # a fact in an adapter was forgotten or changed: off until rebuilt
+    facts_ready: int  # facts the next snapshot would hold
+    schedule: str  # 'off' | 'idle'
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class ConsolidationProgress:
+    phase: str  # 'snapshot' | 'training' | 'exporting' | 'checking' | 'done'
+    done: int
+    total: int

@@ -4,7 +4,8 @@ The PyInstaller spec runs this with the build's Python and adds the result as hi
 transformers and sentence-transformers import the encoder's classes by name at run time (their
 "lazy modules"), so static analysis alone misses them; collecting whole packages instead would
 analyse thousands of unused model files. Tracing the real path (load the bundled encoder, encode,
-export the ONNX query encoder, load llama.cpp, pick a keychain backend) finds exactly what runs.
+export the ONNX query encoder, load llama.cpp, pick a keychain backend, train and load a LoRA
+adapter as consolidation does) finds exactly what runs.
 
 Side effects: writes an ONNX file into a temporary folder that it deletes; reads no user data.
 """
@@ -33,6 +34,30 @@ def exercise(scratch: Path) -> None:
     encoder = Encoder(cache_dir=scratch / "encoders")
     encoder.encode(["a sentence to encode", "another one"])
     encoder.encode_query("a query")
+    consolidate_once(scratch)
+
+
+def consolidate_once(scratch: Path) -> None:
+    """Consolidation's path: transformers reads a GGUF (its llama classes load by name), peft
+    trains one step, the adapter is exported and loaded by llama.cpp."""
+    from assistant.engine.llamacpp import LlamaCppEngine
+    from assistant.memory import lora
+    from assistant.memory.consolidate import available_memory_mb, model_shape
+    from assistant.memory.lora_export import adapter_gguf
+    from assistant.testing.tiny_model import write_tiny_model
+
+    path = write_tiny_model(scratch / "tiny.gguf")
+    shape = model_shape(path)
+    available_memory_mb()
+    example = lora.Example(tuple(range(5, 30)), 15)
+    settings = lora.TrainingSettings(epochs=1, threads=1)
+    _, weights = lora.train(lora.load_base(path), [example], [list(range(40, 50))], settings)
+    data = adapter_gguf(
+        weights, architecture="llama", n_head=shape["heads"], n_head_kv=shape["heads_kv"]
+    )
+    engine = LlamaCppEngine(path, n_ctx=128, n_gpu_layers=0)
+    engine.set_adapter(data)
+    engine.close()
 
 
 def third_party_modules() -> list[str]:

@@ -1,10 +1,12 @@
 """The memory inspector: browse, search, correct and delete what Mneme remembers.
 
 Above the tabs, the fact extraction counter (`ui.extraction`: jobs done, waiting, failed, Retry).
-Three tabs: "Memories" (a filtered, sortable, lazily loaded table with a detail pane), "Review inbox"
-(proposed memories to accept, edit or reject, `ui.inbox_pane`) and "What I learned" (added or
-changed today / this week, and what the capacity bound took out of recall). Every core call runs on
-the io lane (`ui.tasks`), except extraction, which needs the model (model lane); this module only
+Four tabs: "Memories" (a filtered, sortable, lazily loaded table with a detail pane), "Review inbox"
+(proposed memories to accept, edit or reject, `ui.inbox_pane`), "What I learned" (added or
+changed today / this week, and what the capacity bound took out of recall) and "In the weights"
+(facts consolidated into the model, `ui.weights_pane`, built when first shown; its runs have their
+own lane). Every core call runs on the io lane (`ui.tasks`), except extraction, which needs the
+model (model lane), and the weights tab's switch and rollback (model lane); this module only
 touches widgets, on the UI thread. Confirmations and text prompts go through `confirm` /
 `ask_text`, which tests replace.
 """
@@ -44,6 +46,7 @@ from ui.learned_pane import LearnedPane
 from ui.memory_detail import COMPLETE, MemoryDetail
 from ui.memory_table import WHEN_COLUMN, MemoryTableModel
 from ui.tasks import Lane
+from ui.weights_pane import Consolidation, WeightsTab
 
 SEARCH_DELAY_MS = 250
 
@@ -85,6 +88,13 @@ class MemoryInspector(QWidget):
         self.tabs.addTab(self._build_browser(), "Memories")
         self.tabs.addTab(self._build_inbox(), "Review inbox")
         self.tabs.addTab(self._build_learned(), "What I learned")
+        # The main window's idle schedule starts runs through `consolidation` as well.
+        self.consolidation = Consolidation(self.assistant, self)
+        self.weights_tab = WeightsTab(
+            self.assistant, self.model_lane, self.io_lane, self.consolidation
+        )
+        self.weights_tab.action_done.connect(self.action_done)
+        self.tabs.addTab(self.weights_tab, "In the weights")
         self.tabs.currentChanged.connect(lambda _: self._refresh_side_tabs())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -539,6 +549,7 @@ class MemoryInspector(QWidget):
     def _refresh_side_tabs(self) -> None:
         self.refresh_inbox()
         self.refresh_learned()
+        self.weights_tab.refresh()  # a forgotten fact may have switched the adapter off
 
     def refresh_inbox(self) -> None:
         self.inbox.refresh()

@@ -7,9 +7,15 @@ window stays current while a reply streams) and `import` (an import runs beside 
 
 After each reply, fact extraction (the inspector's `FactExtraction`) reads the exchange on the model
 lane, a few jobs at a time; a message sent meanwhile waits behind it on the lane.
+
+When the user has not typed or sent anything for IDLE_AFTER_S and the core says consolidation is due
+(`consolidation_due()`: the schedule is 'idle' and there is something new), the inspector's
+`Consolidation` trains the facts into the weights on its own lane; chat keeps working meanwhile.
 """
 
 from __future__ import annotations
+
+import time
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
@@ -39,6 +45,7 @@ from ui.setup_panel import SetupPanel
 from ui.style import STYLE_SHEET
 from ui.tasks import Lane, Task
 from ui.vector_filler import VectorFiller, indexing_text
+from ui.weights_pane import version_text
 
 WELCOME = (
     "<h2>Welcome to Mneme</h2><p>Ask anything. Mneme remembers what you tell it, on this "
@@ -48,6 +55,8 @@ WELCOME = (
 )
 WARM_UP_DELAY_MS = 1500
 INCOGNITO_NOTICE = "◐ Incognito: nothing in this conversation is remembered or learned."
+IDLE_CHECK_MS = 60_000  # how often the idle schedule looks
+IDLE_AFTER_S = 600  # no typing or sending for this long: the user is away
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +79,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Mneme")
         self.resize(1280, 800)
         self._build()
+        self._schedule_consolidation()
         self.conversations.refresh()
         self._show_model_status()
         # Meaning vectors of imported or new memories fill in the background, a batch at a time
@@ -104,6 +114,38 @@ class MainWindow(QMainWindow):
             return None
         self.warm_up_task = self.model_lane.submit(lambda task: self.assistant.memory.warm_up())
         return self.warm_up_task.failure(self.show_error)
+
+    def _schedule_consolidation(self) -> None:
+        self._last_activity = time.monotonic()
+        self.input.textChanged.connect(self._note_activity)  # typing, and sending (it clears)
+        self.inspector.consolidation.finished.connect(
+            lambda version: self.statusBar().showMessage(version_text(version), 10_000)
+        )
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setInterval(IDLE_CHECK_MS)
+        self.idle_timer.timeout.connect(self._idle_check)
+        self.idle_timer.start()
+
+    def _note_activity(self) -> None:
+        self._last_activity = time.monotonic()
+
+    def _idle_check(self) -> Task | None:
+        """Ask the core (io lane) whether a consolidation is due, if the user is away and none
+        is running; start one if it is."""
+        if (
+            self._closed
+            or self.reply_task is not None
+            or self.inspector.consolidation.busy
+            or time.monotonic() - self._last_activity < IDLE_AFTER_S
+        ):
+            return None
+        return self.io_lane.submit(lambda task: self.assistant.consolidation_due()).success(
+            self._consolidate_if_due
+        )
+
+    def _consolidate_if_due(self, due: bool) -> None:
+        if due and not self._closed and time.monotonic() - self._last_activity >= IDLE_AFTER_S:
+            self.inspector.consolidation.start()  # None if one started meanwhile
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -533,6 +575,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.stop()
         self.inspector.extraction.stop()
+        self.inspector.consolidation.cancel()  # nothing is kept of a run stopped half-way
         if self.import_dialog is not None:
             self.import_dialog.cancel()
         if self._setup_panel is not None:
@@ -544,4 +587,5 @@ class MainWindow(QMainWindow):
         self.model_lane.wait()
         self.io_lane.wait()
         self.import_lane.wait()
+        self.inspector.consolidation.wait()
         super().closeEvent(event)

@@ -135,6 +135,12 @@ class SettingsDialog(QDialog):
             "After each reply, the model reads the exchange for facts about you. What you say "
             "yourself becomes a fact; anything else waits in the review inbox."
         )
+        self.sleep_check = QCheckBox("Train stable facts into the model's weights when idle")
+        self.sleep_check.setToolTip(
+            "After 10 minutes without a message, facts you stated or approved and pinned or use "
+            "often are trained into a small adapter for the local model (minutes of CPU). It is "
+            "checked before use and can be switched off or rolled back in the inspector."
+        )
         self.data_folder = QLabel()
         self.data_folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_folder_button = QPushButton("Open folder")
@@ -160,6 +166,7 @@ class SettingsDialog(QDialog):
         form.addRow("Memory", self.memory_check)
         form.addRow("Learning", self.learning_check)
         form.addRow("Facts", self.facts_check)
+        form.addRow("Consolidation", self.sleep_check)
         form.addRow("Data folder", folder_row)
         form.addRow("", folder_help)
         form.addRow("Encryption", self.encryption_label)
@@ -217,6 +224,7 @@ class SettingsDialog(QDialog):
         self.memory_check.setChecked(settings.memory_enabled)
         self.learning_check.setChecked(settings.learning_enabled)
         self.facts_check.setChecked(settings.fact_extraction)
+        self.sleep_check.setChecked(settings.consolidation_schedule == "idle")
         self.data_folder.setText(values["data_dir"])
         self.encryption_label.setText(values["encryption"]["summary"])
         self._show_offload(values["offload"])
@@ -227,6 +235,7 @@ class SettingsDialog(QDialog):
             "memory_enabled": settings.memory_enabled,
             "learning_enabled": settings.learning_enabled,
             "fact_extraction": settings.fact_extraction,
+            "consolidation_schedule": settings.consolidation_schedule,
         }
         self.save_button.setEnabled(True)
         self.loaded.emit()
@@ -261,6 +270,7 @@ class SettingsDialog(QDialog):
             "memory_enabled": self.memory_check.isChecked(),
             "learning_enabled": self.learning_check.isChecked(),
             "fact_extraction": self.facts_check.isChecked(),
+            "consolidation_schedule": "idle" if self.sleep_check.isChecked() else "off",
         }
 
     def save(self) -> None:

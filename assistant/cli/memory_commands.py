@@ -1,6 +1,7 @@
 """`mneme memory list|search|show|remember|pin|status|reset-learning|learn|feedback|retrain`.
 
-Forgetting, export, health, the review inbox, extraction and timelines are in fact_commands.
+Forgetting, export, health, the review inbox, extraction and timelines are in fact_commands;
+consolidation into the model's weights (consolidate, adapters, adapter …) in consolidate_commands.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from assistant.cli import fact_commands
+from assistant.cli import consolidate_commands, fact_commands
 from assistant.cli.fact_commands import describe
 from assistant.cli.terminal import open_assistant, print_json
 from assistant.types import RecalledMemory
@@ -76,6 +77,8 @@ def register(commands: Any) -> None:
     retrain.add_argument("--seed", type=int, default=0)
     retrain.add_argument("--json", action="store_true")
     retrain.set_defaults(handler=run_retrain)
+
+    consolidate_commands.register(sub)
 
 
 def describe_recalled(item: RecalledMemory) -> str:

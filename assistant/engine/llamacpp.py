@@ -17,6 +17,7 @@ Threading: one stream at a time; the object belongs to the model lane. Cancel fr
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import time
 from collections.abc import Iterator, Sequence
@@ -43,6 +44,9 @@ CHATML_TEMPLATE = (
 # ~750 MB for Llama 2 7B (no grouped-query attention). A larger state is not saved: that model
 # falls back to the plain common-prefix reuse of consecutive turns.
 MAX_PREFIX_STATE_BYTES = 384 << 20
+# Models this small (test fixtures) run faster on one thread: waking a second one for a few
+# thousand multiplications costs more than they do, up to 100× more on a busy machine.
+SINGLE_THREAD_BELOW_BYTES = 32 << 20
 # Shorter prefixes evaluate in about the time a restore takes: not worth a saved state.
 MIN_PREFIX_TOKENS = 16
 
@@ -86,14 +90,19 @@ class LlamaCppEngine:
         if self.info.context_length:
             n_ctx = min(n_ctx, self.info.context_length)
         self.n_gpu_layers = resolve_gpu_layers(n_gpu_layers)
+        if n_threads is None and self.info.size_bytes < SINGLE_THREAD_BELOW_BYTES:
+            n_threads = 1
+        self._threads: dict[str, Any] = (
+            {"n_threads": n_threads, "n_threads_batch": n_threads} if n_threads else {}
+        )
         try:
             self._llm = llama_cpp.Llama(
                 model_path=str(self.info.path),
                 n_ctx=n_ctx,
                 n_gpu_layers=self.n_gpu_layers,
-                n_threads=n_threads,
                 seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
                 verbose=False,
+                **self._threads,
             )
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelError(f"llama.cpp could not load {self.info.path}: {error}") from None
@@ -102,6 +111,11 @@ class LlamaCppEngine:
         self._stable_memo: tuple[tuple[ChatMessage, ...], list[int]] | None = None
         self._scorer: Any = None
         self._grammars: dict[str, Any] = {}
+        # The consolidated LoRA adapter in use (GGUF bytes) and its llama.cpp handles, one per
+        # context's model (chat, scoring).
+        self._adapter_data: bytes | None = None
+        self._adapters: dict[int, Any] = {}
+        self._adapter_scale = 1.0
         template = self._llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         eos, bos = self._llm.token_eos(), self._llm.token_bos()
         self._formatter = Jinja2ChatFormatter(
@@ -155,8 +169,48 @@ class LlamaCppEngine:
                 n_gpu_layers=self.n_gpu_layers,
                 logits_all=True,
                 verbose=False,
+                **self._threads,
             )
+            if self._adapter_data is not None:
+                self._attach_adapter(self._scorer)
         return self._scorer
+
+    @property
+    def adapter_in_use(self) -> bool:
+        return self._adapter_data is not None
+
+    def set_adapter(self, data: bytes | None, *, scale: float = 1.0) -> None:
+        """Use a LoRA adapter (GGUF bytes, assistant.memory.lora_export) in the chat and scoring
+        contexts, or none. The KV caches and the saved prefix state are cleared, since they were
+        computed with the other weights (a stale cache gives wrong logits). Raises ModelError
+        when llama.cpp refuses the adapter; the engine then runs without one."""
+        from assistant.engine.adapters import apply_adapter, free_adapter
+
+        for llm in (self._llm, self._scorer):
+            if llm is not None and id(llm) in self._adapters:
+                apply_adapter(llm, None)
+                free_adapter(self._adapters.pop(id(llm)))
+        self._adapter_data = None
+        self.forget_cached_prompts()
+        if data is None:
+            return
+        self._adapter_scale = scale
+        self._adapter_data = data
+        try:
+            for llm in (self._llm, self._scorer):
+                if llm is not None:
+                    self._attach_adapter(llm)
+        except Exception:
+            self.set_adapter(None)
+            raise
+
+    def _attach_adapter(self, llm: Any) -> None:
+        from assistant.engine.adapters import apply_adapter, load_adapter
+
+        assert self._adapter_data is not None
+        adapter = load_adapter(llm, self._adapter_data)
+        self._adapters[id(llm)] = adapter
+        apply_adapter(llm, adapter, self._adapter_scale)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -170,6 +224,39 @@ class LlamaCppEngine:
             rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
         )
         return list(tokens)
+
+    def tokenize_exchange(
+        self, messages: list[ChatMessage], answer: str
+    ) -> tuple[list[int], list[int]]:
+        """(prompt tokens, answer tokens) of `answer` as the assistant's reply to `messages`, the
+        answer including the chat template's end-of-turn tokens: what training on an exchange
+        needs to match what the model sees when it answers."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        prompt = self.tokenize_messages(messages)
+        closed = Jinja2ChatFormatter(
+            template=self._formatter.template,
+            eos_token=self._formatter.eos_token,
+            bos_token=self._formatter.bos_token,
+            add_generation_prompt=False,
+        )
+        rendered = closed(
+            messages=[
+                {"role": m.role, "content": m.content}  # type: ignore[misc]
+                for m in [*messages, ChatMessage("assistant", answer)]
+            ]
+        )
+        full = list(
+            self._llm.tokenize(
+                rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+            )
+        )
+        if full[: len(prompt)] == prompt and len(full) > len(prompt):
+            return prompt, full[len(prompt) :]
+        # A template that renders the reply differently from its generation prompt: the answer's
+        # own tokens, then end-of-sequence.
+        own = self._llm.tokenize(answer.encode("utf-8"), add_bos=False, special=False)
+        return prompt, [*own, self._llm.token_eos()]
 
     def stream(
         self,
@@ -292,6 +379,8 @@ class LlamaCppEngine:
             llama_cpp.llama_memory_clear(memory, True)
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.set_adapter(None)
         self._prefix.clear()
         self._llm.close()
         if self._scorer is not None:

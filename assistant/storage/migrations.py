@@ -381,3 +381,63 @@ def m009_facts(db: sqlite_utils.Database) -> None:
 def m010_pinned_index(db: sqlite_utils.Database) -> None:
     """Pinned memories form the profile at the start of every prompt: read without a scan."""
     db.execute("CREATE INDEX memories_pinned ON memories(id) WHERE pinned = 1")
+
+
+@migration
+def m011_adapters(db: sqlite_utils.Database) -> None:
+    """LoRA adapters consolidated from facts (assistant.memory.consolidate), with their manifests.
+
+    `data` holds the adapter's GGUF bytes: weights trained on the user's facts hold those facts,
+    so they live here, encrypted, and nowhere else. `adapter_facts` names the facts each adapter
+    was trained on. Deleting any of them deletes every adapter trained on it (its weights would
+    keep it) and marks a rebuild pending; a fact of an adapter that stops being active
+    (superseded, moved to the inbox) also marks a rebuild pending, so the adapter is switched
+    off until a rebuild without it is done. Ids are never reused (AUTOINCREMENT): a version
+    number names one adapter for good. `consolidation_state` holds the off switch, the
+    pending rebuild and the last run's error.
+    """
+    db.execute(
+        """
+        CREATE TABLE adapters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'inactive', 'rejected')),
+            base_model TEXT NOT NULL,
+            base_fingerprint TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            manifest TEXT NOT NULL,
+            fact_gain REAL,
+            probe_delta REAL,
+            reason TEXT,
+            seconds REAL NOT NULL,
+            data BLOB
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE adapter_facts (
+            adapter_id INTEGER NOT NULL REFERENCES adapters(id) ON DELETE CASCADE,
+            memory_id INTEGER NOT NULL,
+            PRIMARY KEY (adapter_id, memory_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX adapter_facts_by_memory ON adapter_facts(memory_id)")
+    db.execute("CREATE TABLE consolidation_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        "CREATE TRIGGER adapters_forget_fact AFTER DELETE ON memories"
+        " WHEN EXISTS (SELECT 1 FROM adapter_facts WHERE memory_id = old.id) BEGIN"
+        " INSERT OR REPLACE INTO consolidation_state(name, value) VALUES ('rebuild_pending', '1');"
+        " DELETE FROM adapters WHERE id IN"
+        " (SELECT adapter_id FROM adapter_facts WHERE memory_id = old.id);"
+        " END"
+    )
+    db.execute(
+        "CREATE TRIGGER adapters_fact_changed AFTER UPDATE OF status ON memories"
+        " WHEN old.status = 'active' AND new.status != 'active' AND EXISTS"
+        " (SELECT 1 FROM adapter_facts f JOIN adapters a ON a.id = f.adapter_id"
+        " WHERE f.memory_id = old.id AND a.status = 'active') BEGIN"
+        " INSERT OR REPLACE INTO consolidation_state(name, value) VALUES ('rebuild_pending', '1');"
+        " END"
+    )

@@ -217,8 +217,18 @@ def vocabulary() -> tuple[list[str], list[float], list[int]]:
     return tokens, scores, [int(t) for t in types]
 
 
-def write_tiny_model(path: str | Path, *, preset: str = "tiny", seed: int = 0) -> Path:
-    """Write the model to `path` (overwritten). Same preset and seed give the same file."""
+def write_tiny_model(
+    path: str | Path,
+    *,
+    preset: str = "tiny",
+    seed: int = 0,
+    weights: dict[str, np.ndarray] | None = None,
+    name: str | None = None,
+) -> Path:
+    """Write the model to `path` (overwritten). Same preset and seed give the same file.
+
+    `weights` replaces tensors by GGUF name (a trained copy, assistant.testing.pretrained_model).
+    """
     spec = PRESETS[preset]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,7 +238,7 @@ def write_tiny_model(path: str | Path, *, preset: str = "tiny", seed: int = 0) -
     n_embd_kv = head_dim * spec.n_head_kv
 
     writer = GGUFWriter(str(path), "llama")
-    writer.add_name(f"mneme-{preset}-random")
+    writer.add_name(name or f"mneme-{preset}-random")
     writer.add_context_length(spec.n_ctx_train)
     writer.add_embedding_length(spec.n_embd)
     writer.add_block_count(spec.n_layer)
@@ -249,30 +259,36 @@ def write_tiny_model(path: str | Path, *, preset: str = "tiny", seed: int = 0) -
     writer.add_add_space_prefix(False)  # ChatML text follows control tokens directly
     writer.add_chat_template(CHATML_TEMPLATE)
 
+    overrides = weights or {}
+
+    def add(tensor_name: str, value: np.ndarray) -> None:
+        chosen = overrides.get(tensor_name, value)
+        writer.add_tensor(tensor_name, np.ascontiguousarray(chosen, dtype=np.float32))
+
     def weight(rows: int, cols: int, scale: float) -> np.ndarray:
         return (rng.standard_normal((rows, cols)) * scale).astype(np.float32)
 
     embedding = weight(len(tokens), spec.n_embd, 1.0)
-    writer.add_tensor("token_embd.weight", embedding)
-    writer.add_tensor("output_norm.weight", np.ones(spec.n_embd, dtype=np.float32))
+    add("token_embd.weight", embedding)
+    add("output_norm.weight", np.ones(spec.n_embd, dtype=np.float32))
     # An untied output layer, so greedy decoding wanders through words instead of echoing the last
     # input token. Zero rows give control and byte tokens a logit of 0: a random model then rarely
     # ends its reply at once or emits broken UTF-8, and tests see a real stream of words.
     output = weight(len(tokens), spec.n_embd, 1.0)
     output[: 5 + 256] = 0.0
-    writer.add_tensor("output.weight", output)
+    add("output.weight", output)
     scale = 1.0 / np.sqrt(spec.n_embd)
     for block in range(spec.n_layer):
         prefix = f"blk.{block}"
-        writer.add_tensor(f"{prefix}.attn_norm.weight", np.ones(spec.n_embd, dtype=np.float32))
-        writer.add_tensor(f"{prefix}.attn_q.weight", weight(spec.n_embd, spec.n_embd, scale))
-        writer.add_tensor(f"{prefix}.attn_k.weight", weight(n_embd_kv, spec.n_embd, scale))
-        writer.add_tensor(f"{prefix}.attn_v.weight", weight(n_embd_kv, spec.n_embd, scale))
-        writer.add_tensor(f"{prefix}.attn_output.weight", weight(spec.n_embd, spec.n_embd, scale))
-        writer.add_tensor(f"{prefix}.ffn_norm.weight", np.ones(spec.n_embd, dtype=np.float32))
-        writer.add_tensor(f"{prefix}.ffn_gate.weight", weight(spec.n_ff, spec.n_embd, scale))
-        writer.add_tensor(f"{prefix}.ffn_up.weight", weight(spec.n_ff, spec.n_embd, scale))
-        writer.add_tensor(f"{prefix}.ffn_down.weight", weight(spec.n_embd, spec.n_ff, scale))
+        add(f"{prefix}.attn_norm.weight", np.ones(spec.n_embd, dtype=np.float32))
+        add(f"{prefix}.attn_q.weight", weight(spec.n_embd, spec.n_embd, scale))
+        add(f"{prefix}.attn_k.weight", weight(n_embd_kv, spec.n_embd, scale))
+        add(f"{prefix}.attn_v.weight", weight(n_embd_kv, spec.n_embd, scale))
+        add(f"{prefix}.attn_output.weight", weight(spec.n_embd, spec.n_embd, scale))
+        add(f"{prefix}.ffn_norm.weight", np.ones(spec.n_embd, dtype=np.float32))
+        add(f"{prefix}.ffn_gate.weight", weight(spec.n_ff, spec.n_embd, scale))
+        add(f"{prefix}.ffn_up.weight", weight(spec.n_ff, spec.n_embd, scale))
+        add(f"{prefix}.ffn_down.weight", weight(spec.n_embd, spec.n_ff, scale))
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

@@ -150,6 +150,19 @@ def test_the_encoder_recalls_a_memory(clean_env: dict[str, str], home: Path) -> 
     assert "Fast query encoding is off" not in result.stderr
 
 
+def test_consolidation_trains_and_checks_an_adapter(
+    clean_env: dict[str, str], tiny_model: Path
+) -> None:
+    """transformers, peft and accelerate are in the bundle and work: a pinned fact is trained
+    into an adapter, exported, loaded by llama.cpp and judged by the safety gate."""
+    succeeded(run(clean_env, "models", "add", "--use", str(tiny_model)))
+    succeeded(run(clean_env, "memory", "remember", "--pin", "My sister is called Anna"))
+    result = succeeded(run(clean_env, "memory", "consolidate", "--json"))
+    version = json.loads(result.stdout)
+    assert version["status"] in ("active", "rejected"), version  # the gate ran either way
+    assert version["facts"] >= 1 and version["probe_delta"] is not None
+
+
 @pytest.fixture(scope="module")
 def bundled_modules() -> Iterator[set[str]]:
     """Names of the Python modules in the bundle's archive."""
