@@ -46,6 +46,7 @@ import numpy as np
 
 from assistant import Assistant
 from assistant.engine.base import ChatMessage
+from assistant.errors import ConsolidationRefused
 from assistant.memory.facts import FactSource
 from assistant.memory.policy import Candidate
 from assistant.memory.statements import Slot
@@ -83,6 +84,9 @@ def main() -> int:
     parser.add_argument("--facts", type=int, default=100)
     parser.add_argument("--forget", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max-minutes", type=int, default=30, help="consolidation_max_minutes for this run"
+    )
     args = parser.parse_args()
 
     home = tempfile.mkdtemp(prefix="mneme-bench-consolidate-")
@@ -103,6 +107,7 @@ def main() -> int:
     assistant = Assistant()
     assistant.open()
     assistant.models.add_file(model)
+    assistant.update_settings(consolidation_max_minutes=args.max_minutes)
     facts = make_facts(args.facts, args.seed)
     ids = []
     for text, (subject, predicate, value) in facts:
@@ -134,8 +139,17 @@ def main() -> int:
     assistant.set_adapter_enabled(True)
 
     started = time.monotonic()
-    version = assistant.consolidate()
+    try:
+        version = assistant.consolidate()
+    except ConsolidationRefused as refusal:
+        print(f"refused: {refusal}")
+        print(json.dumps({"facts": len(ids), "status": "refused", "reason": str(refusal)}))
+        return 1
     seconds = time.monotonic() - started
+    print(
+        f"first run: {version.status}, {seconds:.1f} s, peak RSS so far {peak_rss_mb():.0f} MB",
+        flush=True,
+    )
     after = logliks()
     gains = (after - base)[:stated]
     unseen_first = (after - base)[stated:]
@@ -145,7 +159,23 @@ def main() -> int:
     assistant.memory.forget_completely([ids[i] for i in forgotten])
     off = not assistant.consolidation_status().active
     started = time.monotonic()
-    rebuilt = assistant.consolidate()
+    try:
+        rebuilt = assistant.consolidate()
+    except ConsolidationRefused as refusal:
+        print(f"rebuild refused: {refusal}")
+        print(
+            json.dumps(
+                {
+                    "facts": version.facts,
+                    "loglik_gain": round(float(gains.mean()), 3),
+                    "seconds": round(seconds, 1),
+                    "peak_rss_mb": round(peak_rss_mb()),
+                    "status": version.status,
+                    "rebuild": "refused",
+                }
+            )
+        )
+        return 1
     rebuild_seconds = time.monotonic() - started
     again = logliks()
     kept = [i for i in range(len(ids)) if i not in set(forgotten)]
