@@ -59,7 +59,7 @@ class ConsolidationMethods:
 
     # -- reading -----------------------------------------------------------------------------
     def consolidation_status(self) -> ConsolidationStatus:
-        from assistant.memory.consolidate import snapshot
+        from assistant.memory.consolidate import snapshot_ids
 
         store = self._adapters()
         settings = self._config.load()
@@ -67,7 +67,7 @@ class ConsolidationMethods:
             enabled=store.enabled(),
             active=store.active(),
             rebuild_pending=store.rebuild_pending(),
-            facts_ready=len(snapshot(self._opened_database(), settings.consolidation_min_uses)),
+            facts_ready=len(snapshot_ids(self._opened_database(), settings.consolidation_min_uses)),
             schedule=settings.consolidation_schedule,
             last_error=store.last_error(),
         )
@@ -86,7 +86,7 @@ class ConsolidationMethods:
 
     def consolidation_due(self) -> bool:
         """Whether the idle schedule should start a run now (see the module docstring)."""
-        from assistant.memory.consolidate import snapshot
+        from assistant.memory.consolidate import snapshot_ids
 
         settings = self._config.load()
         if settings.consolidation_schedule != "idle":
@@ -99,10 +99,7 @@ class ConsolidationMethods:
                 when = when.replace(tzinfo=UTC)
             if datetime.now(UTC) - when < RETRY_AFTER:
                 return False
-        ready = {
-            fact.memory_id
-            for fact in snapshot(self._opened_database(), settings.consolidation_min_uses)
-        }
+        ready = snapshot_ids(self._opened_database(), settings.consolidation_min_uses)
         if not ready:
             return False
         active = store.active()

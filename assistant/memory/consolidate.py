@@ -63,12 +63,12 @@ MAX_FACTS = 500  # a snapshot's bound: the oldest facts go first (they are the m
 SCORING_CONTEXT = 2048
 _FINGERPRINT_SPAN = 4 << 20
 
-SNAPSHOT_QUERY = (
-    "SELECT id, text, subject, predicate, object, negated FROM memories"
-    " WHERE kind = 'fact' AND status = 'active' AND valid_to IS NULL AND evicted_at IS NULL"
+_SNAPSHOT_WHERE = (
+    " FROM memories WHERE kind = 'fact' AND status = 'active' AND valid_to IS NULL AND evicted_at IS NULL"
     " AND trust IN ('user-stated', 'user-confirmed') AND coalesce(facet, '') != 'preference'"
     " AND (pinned = 1 OR access_count >= ?) ORDER BY id LIMIT ?"
 )
+SNAPSHOT_QUERY = "SELECT id, text, subject, predicate, object, negated" + _SNAPSHOT_WHERE
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,13 @@ class SnapshotFact:
     memory_id: int
     sha256: str  # of the fact's text: the manifest names facts without copying them
     pairs: tuple[QA, ...]  # the first is the canonical question (measured); all are trained
+
+
+def snapshot_ids(database: EncryptedDatabase, min_uses: int) -> set[int]:
+    """The ids `snapshot` would take, without making their questions: for status checks."""
+    with database.read() as db:
+        rows = db.execute("SELECT id" + _SNAPSHOT_WHERE, [min_uses, MAX_FACTS]).fetchall()
+    return {int(row[0]) for row in rows}
 
 
 def snapshot(database: EncryptedDatabase, min_uses: int) -> list[SnapshotFact]:

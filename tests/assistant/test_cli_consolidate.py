@@ -24,6 +24,7 @@ import assistant.errors as errors
 import assistant.types as types
 from assistant import Assistant, CancelToken, MnemeError
 from assistant.cli import main
+from tests.assistant.cli_helpers import assert_one_line_error, run
 
 METHODS = (
     "consolidation_status",
@@ -228,20 +229,6 @@ class StandIn:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("mneme: error: ")
-    assert "Traceback" not in err and "internal error" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def fields(kind: Any) -> set[str]:

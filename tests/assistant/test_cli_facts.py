@@ -22,25 +22,10 @@ from assistant.memory.facts import FactSource
 from assistant.memory.policy import Candidate
 from assistant.memory.statements import parse_first_person
 from assistant.memory.store import NewMemory
+from tests.assistant.cli_helpers import assert_one_line_error, run
 from tests.conftest import fuzz_examples
 
 KEEP_REF = "<keep@example.com>"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("mneme: error: ")
-    assert "Traceback" not in err and "internal error" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def _chunk(text: str, source_type: str, ref: str, speaker: str | None = None) -> NewMemory:
