@@ -19,10 +19,10 @@ import numpy as np
 
 from assistant.cancel import Cancelled, CancelToken
 from assistant.errors import MnemeError
-from assistant.memory import browse, eviction, export, extract, facts, forget, health, vectors
+from assistant.memory import browse, eviction, export, extract, facts, health, vectors
 from assistant.memory.encoder import Encoder
 from assistant.memory.facts import FactSource, Outcome
-from assistant.memory.forget import ForgetReport
+from assistant.memory.forget_methods import ForgettingMethods
 from assistant.memory.policy import Candidate
 from assistant.memory.signals import (
     POOL_STATE_NAME,
@@ -50,7 +50,7 @@ INLINE_ENCODES = 64
 FILL_BATCH = 1024
 
 
-class MemoryApi:
+class MemoryApi(ForgettingMethods):
     def __init__(
         self,
         database: Callable[[], EncryptedDatabase],
@@ -183,94 +183,6 @@ class MemoryApi:
         memory = self.store.set_pinned(memory_id, pinned)
         self._changed([memory_id])
         return memory
-
-    def forget(self, memory_id: int) -> ForgetReport:
-        """Delete the memory completely: see `forget_completely`. Raises NotFoundError for an
-        unknown id."""
-        self.store.get(memory_id)
-        return self.forget_completely([memory_id])
-
-    def forget_many(self, ids: Sequence[int], *, scrub: bool = True) -> int:
-        """`forget_completely`, returning how many rows went. `scrub` False leaves the index merge
-        and WAL truncation to the caller (an import replacing many files does it once, at the end).
-        """
-        return self.forget_completely(ids, scrub=scrub).memories
-
-    def forget_completely(self, ids: Sequence[int], *, scrub: bool = True) -> ForgetReport:
-        """Forget memories and everything derived from them, completely (assistant.memory.forget):
-        all versions, the facts read only in them, FTS entries, vectors, windows, reply links,
-        signals, the conversation text they were made of; then the indexes are merged and the
-        WAL emptied so no deleted text stays in the files, the pool is rebuilt, and
-        `memory_did_forget` callbacks run (the Assistant drops the model's cached prompts).
-        Unknown ids are skipped. Slow on big databases (index merge): not on the UI thread.
-        """
-        report = forget.forget(self._database(), ids)
-        if report.ids:
-            if report.signals:
-                # The stored weights went with the signals; the copy in memory goes too (the
-                # learning job retrains from the signals that remain).
-                with self._lock:
-                    if self._pool is not None:
-                        self._pool.reset_learning()
-            if scrub:
-                self.scrub()
-            else:
-                self._scrub_pending = True
-            self._changed(report.ids)
-            for callback in list(self.memory_did_forget):
-                with contextlib.suppress(Exception):
-                    callback(report.ids)
-        return report
-
-    def forget_plan(self, ids: Sequence[int] = (), **source: Any) -> ForgetReport:
-        """What `forget_completely(ids)` (or `forget_source(**source)` when given) would delete,
-        without deleting anything: `ids` (all of them), `facts_derived`, `facts_kept`."""
-        if source:
-            ids = forget.source_ids(self._database(), **source)
-        everything, derived, kept = forget.plan(self._database(), ids)
-        return ForgetReport(ids=everything, facts_derived=derived, facts_kept=len(kept))
-
-    def scrub(self) -> bool:
-        """Merge the keyword indexes and empty the WAL, so no forgotten text stays in the files
-        (forget_many does it unless told not to). Up to a second per 100k memories. False when
-        another connection kept the WAL busy: `scrub_pending` stays set and the Assistant tries
-        again when it closes (and any later forget does)."""
-        done = forget.scrub(self._database())
-        self._scrub_pending = not done
-        return done
-
-    @property
-    def scrub_pending(self) -> bool:
-        return self._scrub_pending
-
-    def forget_source(
-        self,
-        *,
-        conversation_id: int | None = None,
-        source_type: str | None = None,
-        source_ref: str | None = None,
-        speaker: str | None = None,
-        scrub: bool = True,
-    ) -> int:
-        """Forget everything from one source: a conversation, a document path (all its pages), an
-        email Message-ID, a sender/speaker. Given criteria must all hold. Facts also read in
-        other sources stay, with this provenance removed. A forgotten file's import record goes
-        too, so importing it again reads it again (a forgotten sender's mail does not come back
-        when its mbox is imported again). Returns how many rows went."""
-        ids = forget.source_ids(
-            self._database(),
-            conversation_id=conversation_id,
-            source_type=source_type,
-            source_ref=source_ref,
-            speaker=speaker,
-        )
-        removed = self.forget_many(ids, scrub=False)
-        if source_ref is not None and speaker is None and conversation_id is None:
-            with self._database().write() as db:
-                db.execute("DELETE FROM imported_files WHERE path = ?", [source_ref])
-        if scrub and (removed or self._scrub_pending):
-            self.scrub()
-        return removed
 
     def edit(self, memory_id: int, text: str) -> Memory:
         """Replace the memory's text with a new version (returned); the old one stays in its
