@@ -475,6 +475,7 @@ class MemoryApi(ForgettingMethods):
             text,
             window,
             speakers=[r["speaker"] for r in rows],
+            words=[r["words"] for r in rows],
         )
         over = len(pool) - pool.capacity
         if over > 0:

@@ -41,6 +41,9 @@ FEATURES = (
     "trust",  # user-stated > user-confirmed > imported > assistant
     "pinned",
     "access",  # how often it was recalled before (log scale)
+    # Added later (a saved state without them loads with their defaults, see load_learned_state):
+    "dense_unnamed",  # the query names one speaker: text + window cosine z of it without the name
+    "length",  # log word count of the memory, z-scored over the pool (long turns carry more)
 )
 BASE_FEATURES = 4
 DEFAULT_WEIGHTS = {
@@ -56,6 +59,9 @@ DEFAULT_WEIGHTS = {
     "trust": 0.1,
     "pinned": 0.3,
     "access": 0.05,
+    # Zero: an untrained pool ranks as before these existed; training finds their weights.
+    "dense_unnamed": 0.0,
+    "length": 0.0,
 }
 TRUST_PRIOR = {"user-stated": 1.0, "user-confirmed": 0.8, "imported": 0.5, "assistant": 0.2}
 RESIDUAL_WIDTH = 16
@@ -72,6 +78,7 @@ class PoolRows:
     trust: np.ndarray  # float32 prior (N,)
     pinned: np.ndarray  # bool (N,)
     access: np.ndarray  # int64 (N,)
+    log_words: np.ndarray  # float32 log(1 + word count) (N,)
 
 
 class MemoryPool(nn.Module):
@@ -101,7 +108,10 @@ class MemoryPool(nn.Module):
             np.zeros(0, np.float32),
             np.zeros(0, bool),
             np.zeros(0, np.int64),
+            np.zeros(0, np.float32),
         )
+        self.length_mean, self.length_std = 0.0, 1.0
+        self.length_z = np.zeros(0, np.float32)  # the "length" feature of each row
         self.prev_row = np.zeros(0, np.int64)
         self.next_row = np.zeros(0, np.int64)
         self.row_of: dict[int, int] = {}
@@ -140,11 +150,23 @@ class MemoryPool(nn.Module):
         return buffer.getvalue()
 
     def load_learned_state(self, data: bytes) -> None:
+        """Load saved weights. A state saved with fewer FEATURES (features are only ever appended)
+        gets the new ones' default weights and silent residual inputs, so it ranks as it did."""
         state = torch.load(io.BytesIO(data), weights_only=True)
         self.adapter.load_state_dict(state["adapter"])
-        self.scorer.load_state_dict(state["scorer"])
+        scorer = dict(state["scorer"])
+        saved = int(scorer["weight"].shape[1])
+        if saved < len(FEATURES):
+            defaults = torch.tensor([[DEFAULT_WEIGHTS[f] for f in FEATURES[saved:]]])
+            scorer["weight"] = torch.cat([scorer["weight"], defaults.to(scorer["weight"])], 1)
+        self.scorer.load_state_dict(scorer)
         if "residual" in state:  # saved before the residual existed: it stays at zero
-            self.residual.load_state_dict(state["residual"])
+            residual = dict(state["residual"])
+            first = residual["0.weight"]
+            if first.shape[1] < len(FEATURES):
+                padding = first.new_zeros((first.shape[0], len(FEATURES) - first.shape[1]))
+                residual["0.weight"] = torch.cat([first, padding], 1)
+            self.residual.load_state_dict(residual)
 
     def feature_weights(self) -> dict[str, float]:
         weights = self.scorer.weight.detach()[0].tolist()
@@ -193,8 +215,15 @@ class MemoryPool(nn.Module):
         text_vectors: np.ndarray,
         window_vectors: np.ndarray,
         speakers: Sequence[str | None] | None = None,
+        words: Sequence[int] | None = None,
     ) -> None:
-        """Replace the key matrices. Rows must be ordered by session then position."""
+        """Replace the key matrices. Rows must be ordered by session then position.
+
+        `words`: each memory's word count (the "length" feature; 0 for all rows when not given).
+        """
+        log_words = np.log1p(
+            np.asarray(words if words is not None else [0] * len(ids), dtype=np.float32)
+        )
         self.rows = PoolRows(
             ids=np.asarray(ids, dtype=np.int64),
             sessions=list(sessions),
@@ -203,7 +232,12 @@ class MemoryPool(nn.Module):
             trust=np.asarray([TRUST_PRIOR.get(t, 0.2) for t in trust], dtype=np.float32),
             pinned=np.asarray(pinned, dtype=bool),
             access=np.asarray(access, dtype=np.int64),
+            log_words=log_words,
         )
+        self.length_mean = float(log_words.mean()) if len(log_words) else 0.0
+        self.length_std = float(log_words.std()) if len(log_words) else 0.0
+        self.length_std = self.length_std if self.length_std > 1e-6 else 1.0
+        self.length_z = ((log_words - self.length_mean) / self.length_std).astype(np.float32)
         self.keys = torch.from_numpy(np.ascontiguousarray(text_vectors, dtype=np.float32))
         self.window_keys = torch.from_numpy(np.ascontiguousarray(window_vectors, dtype=np.float32))
         count = len(self)
@@ -227,6 +261,10 @@ class MemoryPool(nn.Module):
         step = max(1, count // 2048)
         self._sample_keys = self.keys.numpy()[::step].copy()
         self._sample_window_keys = self.window_keys.numpy()[::step].copy()
+
+    def length_of(self, words: int) -> float:
+        """The "length" feature of a memory with this many words (one not in the pool yet)."""
+        return (math.log1p(words) - self.length_mean) / self.length_std
 
     def dense_statistics(self, query: torch.Tensor) -> tuple[float, float, float, float]:
         """Mean and spread of the text and window cosines over the pool, for z-scoring.

@@ -38,7 +38,11 @@ _REASONS = {
     "trust": "said by you",
     "pinned": "pinned",
     "access": "often recalled",
+    "dense_unnamed": "similar meaning, the name aside",
+    "length": "says a lot",
 }
+_DENSE_UNNAMED = FEATURES.index("dense_unnamed")
+_LENGTH = FEATURES.index("length")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ class Recaller:
         The base signals (BM25 and cosine, of the memory and of its context window) are z-scored
         over the whole pool for this query, so each contributes on the same scale whatever the
         query's length or wording; a memory no keyword matched scores BM25 0, below average.
+
+        A query naming one speaker is encoded a second time without the name ("dense_unnamed"):
+        every memory of a conversation starts with "<speaker> said", so the name pulls the query
+        towards anything that speaker said, rather than towards what it asks about.
         """
         pool = self.pool
         per_list = self.candidates_per_list
@@ -154,9 +162,22 @@ class Recaller:
             # A turn with no neighbour at all gets 0 (not the max of nothing).
             features[in_pool, 4] = np.where(np.isfinite(best_neighbour), best_neighbour, 0.0)
 
+        named = _named_speaker(query, pool.known_speakers)
+        stripped = _without_name(query, named) if named is not None else ""
+        if in_pool.any() and re.search(r"\w", stripped):
+            unnamed = pool.adapt_array(self.encode_query(stripped))
+            text_of, window_of = pool.similarities(rows[in_pool], torch.from_numpy(unnamed))
+            text_mean, text_std, window_mean, window_std = pool.dense_statistics(
+                torch.from_numpy(unnamed)
+            )
+            features[in_pool, _DENSE_UNNAMED] = (text_of - text_mean) / text_std + (
+                window_of - window_mean
+            ) / window_std
+        if in_pool.any():
+            features[in_pool, _LENGTH] = pool.length_z[rows[in_pool]]
+
         time_range = parse_time_range(query, as_of)
         today = as_of or date.today()
-        named = _named_speaker(query, pool.known_speakers)
         for index, (_, trust, pinned, access, speaker, session) in enumerate(facts):
             moment = moments[index]
             if session is not None:
@@ -170,6 +191,8 @@ class Recaller:
             features[index, 9] = trust
             features[index, 10] = float(pinned)
             features[index, 11] = math.log1p(access) / 5.0
+            if rows[index] < 0:  # not in the pool yet: its length from the text
+                features[index, _LENGTH] = pool.length_of(len(extra[ids[index]].text.split()))
         chosen = np.flatnonzero(keep)
         return Candidates(
             [ids[i] for i in chosen],
@@ -265,6 +288,12 @@ def _named_speaker(query: str, known: frozenset[str]) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
+def _without_name(query: str, name: str) -> str:
+    """The query with the (lower-case) name and a possessive "'s" after it taken out."""
+    pattern = rf"\b{re.escape(name)}(?:['’]s)?\b"
+    return " ".join(re.sub(pattern, " ", query, flags=re.IGNORECASE).split())
+
+
 def _reasons(
     contributions: np.ndarray, values: np.ndarray, time_range: TimeRange | None
 ) -> tuple[str, ...]:
@@ -277,7 +306,7 @@ def _reasons(
         label = _REASONS[name]
         if name == "time_match" and time_range is not None:
             label = f"matches '{time_range.phrase}'"
-        elif name in ("dense", "dense_window", "keywords", "keywords_window"):
+        elif name in ("dense", "dense_window", "keywords", "keywords_window", "dense_unnamed"):
             label = f"{label} (z {values[index]:.1f})"
         reasons.append(label)
     return tuple(reasons)

@@ -418,12 +418,14 @@ class MemoryStore:
             )
 
     def pool_rows(self, encoder: str) -> list[dict[str, Any]]:
-        """Everything the pool keeps in memory, for active in-pool memories with a text vector."""
+        """Everything the pool keeps in memory, for active in-pool memories with a text vector.
+
+        Each row's text is replaced by its word count ("words"): the pool keeps no text."""
         with self._database.read() as db:
-            return list(
+            rows = list(
                 db.query(
                     "SELECT m.id, m.session, m.position, m.occurred_at, m.trust, m.pinned, m.speaker,"
-                    " m.access_count, t.vector AS text_vector, w.vector AS window_vector "
+                    " m.access_count, m.text, t.vector AS text_vector, w.vector AS window_vector "
                     "FROM memories m JOIN memory_vectors t ON t.memory_id = m.id "
                     "AND t.variant = 'text' AND t.encoder = ? "
                     "LEFT JOIN memory_vectors w ON w.memory_id = m.id "
@@ -433,6 +435,9 @@ class MemoryStore:
                     [encoder, encoder],
                 )
             )
+        for row in rows:
+            row["words"] = len(row.pop("text").split())
+        return rows
 
 
 def _session_order(db: Any, session: str) -> list[int]:

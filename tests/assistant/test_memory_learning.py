@@ -106,3 +106,37 @@ def test_forgetting_a_memory_deletes_the_signals_that_mention_it(
     memory.forget(known["I bought a new kettle"])
     assert [s.query for s in load_signals(memory_assistant._database)] == ["eggs"]  # type: ignore[arg-type]
     assert "I bought a new kettle" not in [m.text for m in memory.search("kettle")]
+
+
+def test_training_learns_the_new_features_weights() -> None:
+    """When the confirmed memories are the long turns, the "length" weight rises from 0."""
+    long_turns = [
+        "I finally finished restoring the old wooden sailing boat my grandfather left me",
+        "We drove all the way up the coast to watch the whales near the lighthouse",
+        "My daughter won the regional chess tournament after three very long games",
+        "The community garden harvested so many tomatoes that we made sauce for everyone",
+    ]
+    short_turns = ["Wow, a boat!", "Whales, nice", "Chess, great", "Tomatoes!"]
+    with Assistant() as assistant:
+        memory = assistant.memory
+        memory.add(
+            [
+                NewMemory(text, speaker=speaker, session="s", position=position)
+                for position, (speaker, text) in enumerate(
+                    pair
+                    for turns in zip(long_turns, short_turns, strict=True)
+                    for pair in zip(("Ann", "Bob"), turns, strict=True)
+                )
+            ]
+        )
+        known = ids(assistant)
+        queries = ["the boat", "whales", "chess", "tomatoes"]
+        memory.record_signals(
+            [
+                Signal("evidence", f"What did Ann say about {q}?", {known[text]: 1.0})
+                for q, text in zip(queries, long_turns, strict=True)
+            ]
+        )
+        assert memory.sync().feature_weights()["length"] == 0.0
+        memory.retrain(seed=0)
+        assert memory.sync().feature_weights()["length"] > 0.05

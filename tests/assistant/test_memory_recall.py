@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from assistant import Assistant
 from assistant.memory.encoder import BUNDLED_NAME, Encoder
 from assistant.memory.pool import DEFAULT_WEIGHTS, FEATURES, MemoryPool
+from assistant.memory.recall import Recaller, _without_name
 from assistant.memory.store import NewMemory
 from assistant.memory.timeexpr import parse_time_range
 
@@ -237,3 +238,151 @@ def test_time_parser_never_crashes_and_ranges_are_ordered(text: str) -> None:
 def test_time_expressions(text: str, start: date, end: date) -> None:
     found = parse_time_range(text, date(2023, 6, 15))
     assert found is not None and (found.start, found.end) == (start, end)
+
+
+@pytest.fixture
+def speakers_assistant() -> Iterator[Assistant]:
+    with Assistant() as assistant:
+        turns = [
+            ("Ann", 'Ann said, "I adopted a grey cat called Miso and she sleeps all day long"'),
+            ("Bob", 'Bob said, "Nice"'),
+            ("Ann", 'Ann said, "I took up the cello"'),
+            ("Bob", 'Bob said, "My sister flew to Lisbon for a conference on marine biology"'),
+        ]
+        assistant.memory.add(
+            [
+                NewMemory(text, speaker=speaker, session="s", position=position)
+                for position, (speaker, text) in enumerate(turns)
+            ]
+        )
+        yield assistant
+
+
+def recording_recaller(assistant: Assistant) -> tuple[Recaller, list[str]]:
+    memory = assistant.memory
+    encoded: list[str] = []
+
+    def encode(query: str) -> np.ndarray:
+        encoded.append(query)
+        return memory._encode_query(query)
+
+    return Recaller(memory.store, memory.sync(), encode), encoded
+
+
+def test_a_query_naming_a_speaker_is_also_scored_without_the_name(
+    speakers_assistant: Assistant,
+) -> None:
+    recaller, encoded = recording_recaller(speakers_assistant)
+    pool = recaller.pool
+    column = FEATURES.index("dense_unnamed")
+    found = recaller.candidates("What is Ann's pet called?")
+    assert encoded == ["What is Ann's pet called?", "What is pet called?"]
+    # The feature is the text and window cosine z-scores of the query without the name.
+    unnamed = torch.from_numpy(pool.adapt_array(recaller.encode_query("What is pet called?")))
+    text, window = pool.similarities(found.rows, unnamed)
+    text_mean, text_std, window_mean, window_std = pool.dense_statistics(unnamed)
+    expected = (text - text_mean) / text_std + (window - window_mean) / window_std
+    assert np.allclose(found.features[:, column].numpy(), expected, atol=1e-4)
+    texts = {m.id: m.text for m in speakers_assistant.memory.browse()}
+    best = found.ids[int(found.features[:, column].argmax())]
+    assert "Miso" in texts[best]
+    # No speaker named (or two of them): one encoding, and the feature is 0.
+    for query in ("What is the pet called?", "Did Ann or Bob travel?"):
+        encoded.clear()
+        found = recaller.candidates(query)
+        assert encoded == [query]
+        assert not found.features[:, column].any()
+
+
+@pytest.mark.parametrize(
+    ("query", "stripped"),
+    [
+        ("What did Ann research?", "What did research?"),
+        ("What is ann's job?", "What is job?"),
+        ("What is Ann’s job?", "What is job?"),
+        ("When did Annabel meet Ann", "When did Annabel meet"),
+    ],
+)
+def test_the_name_and_its_possessive_are_taken_out(query: str, stripped: str) -> None:
+    assert _without_name(query, "ann") == stripped
+
+
+def test_length_is_the_log_word_count_z_scored_over_the_pool(
+    speakers_assistant: Assistant,
+) -> None:
+    memory = speakers_assistant.memory
+    pool = memory.sync()
+    texts = {m.id: m.text for m in memory.browse()}
+    words = np.log1p([len(texts[int(i)].split()) for i in pool.rows.ids])
+    assert np.allclose(pool.length_z, (words - words.mean()) / words.std(), atol=1e-5)
+    recaller, _ = recording_recaller(speakers_assistant)
+    column = FEATURES.index("length")
+    found = recaller.candidates("cat cello sister")
+    by_id = dict(zip(found.ids, found.features[:, column].tolist(), strict=True))
+    longest = max(by_id, key=lambda i: len(texts[i].split()))
+    shortest = min(by_id, key=lambda i: len(texts[i].split()))
+    assert by_id[longest] > 0 > by_id[shortest]
+    # A memory whose vectors are not computed yet gets its length from its text.
+    (new_id,) = memory.store.add_many([NewMemory("Bob said, the spare key is under the pot")])
+    found = recaller.candidates("spare key")
+    assert found.rows[found.ids.index(new_id)] == -1
+    assert found.features[found.ids.index(new_id), column] == pytest.approx(
+        (np.log1p(9) - words.mean()) / words.std(), abs=1e-5
+    )
+    # A pool loaded without word counts has no length signal.
+    bare = MemoryPool(4)
+    bare.load_rows(
+        [1, 2],
+        ["s", "s"],
+        ["", ""],
+        ["imported"] * 2,
+        [False] * 2,
+        [0, 0],
+        np.eye(4, dtype=np.float32)[:2],
+        np.eye(4, dtype=np.float32)[:2],
+    )
+    assert not bare.length_z.any()
+
+
+def test_new_features_leave_untrained_ranking_and_older_saved_states_as_they_were() -> None:
+    import io
+
+    assert DEFAULT_WEIGHTS["dense_unnamed"] == DEFAULT_WEIGHTS["length"] == 0.0
+    old_count = FEATURES.index("dense_unnamed")  # the features saved states had before these
+    trained = MemoryPool(8)
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(5)
+        for parameter in trained.parameters():
+            parameter.add_(0.2 * torch.randn(parameter.shape, generator=generator))
+    # An older state: the same weights over the older features only.
+    residual = dict(trained.residual.state_dict())
+    residual["0.weight"] = residual["0.weight"][:, :old_count]
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "adapter": trained.adapter.state_dict(),
+            "scorer": {
+                "weight": trained.scorer.weight.detach()[:, :old_count],
+                "bias": trained.scorer.bias.detach(),
+            },
+            "residual": residual,
+        },
+        buffer,
+    )
+    loaded = MemoryPool(8)
+    loaded.load_learned_state(buffer.getvalue())
+    assert loaded.feature_weights()["dense_unnamed"] == loaded.feature_weights()["length"] == 0.0
+    old_features = torch.randn(10, old_count, generator=generator)
+    with_new = torch.cat([old_features, torch.randn(10, len(FEATURES) - old_count)], 1)
+    without_new = torch.cat([old_features, torch.zeros(10, len(FEATURES) - old_count)], 1)
+    with torch.no_grad():
+        # The new columns change nothing for it, and the old ones score as they were trained.
+        assert torch.allclose(loaded.score(with_new), loaded.score(without_new))
+        first = trained.residual[0].weight[:, :old_count]
+        hidden = torch.tanh(old_features @ first.T + trained.residual[0].bias)
+        expected = (
+            old_features @ trained.scorer.weight[0, :old_count]
+            + trained.scorer.bias
+            + trained.residual[2](hidden)[:, 0]
+        )
+        assert torch.allclose(loaded.score(with_new), expected, atol=1e-5)
