@@ -160,6 +160,7 @@ def main() -> int:
             [0] * args.memories,
             text,
             window,
+            words=[len(base_texts[int(c)].split()) for c in choice],
         )
         build_s = time.perf_counter() - started
         index = "ivf-sq8" if pool.text_index is not None else "exact"

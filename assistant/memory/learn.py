@@ -6,7 +6,9 @@ that should not. Training fits the pool's query adapter and feature weights with
 for each signal, the softmax over its candidates should put its weight on the positive memories.
 
 Bounded: at most `steps` optimizer steps and `seconds` of wall time. Seeded: the same signals and
-seed give the same weights. Resettable: `MemoryApi.reset_learning()` restores the defaults, and the
+seed give the same weights. The weights kept are the average over the later steps (Polyak-Ruppert
+averaging), not the last step's: with small batches the weights wander from step to step, and
+which conversation a final step happened to favour decided a lot (see `train`). Resettable: `MemoryApi.reset_learning()` restores the defaults, and the
 stored signals can retrain it. Regularised towards the starting point, so a few signals cannot
 swing recall far.
 
@@ -39,6 +41,27 @@ class _Example:
     candidates: Candidates
     target: torch.Tensor  # (C,) positive weights summing to 1, or zeros
     negative: torch.Tensor  # (C,) 1 where the label is negative
+
+
+class _Average:
+    """The running sum of parameter values, to set them to their mean at the end."""
+
+    def __init__(self, parameters: list[torch.nn.Parameter]) -> None:
+        self.sums = [torch.zeros_like(p) for p in parameters]
+        self.count = 0
+
+    def add(self, parameters: list[torch.nn.Parameter]) -> None:
+        with torch.no_grad():
+            for total, parameter in zip(self.sums, parameters, strict=True):
+                total += parameter
+        self.count += 1
+
+    def apply(self, parameters: list[torch.nn.Parameter]) -> None:
+        if not self.count:
+            return
+        with torch.no_grad():
+            for total, parameter in zip(self.sums, parameters, strict=True):
+                parameter.copy_(total / self.count)
 
 
 def _examples(recaller: Recaller, signals: list[Signal]) -> list[_Example]:
@@ -101,18 +124,23 @@ def train(
     pool: MemoryPool,
     groups: list[tuple[Recaller, list[Signal]]],
     *,
-    steps: int = 300,
+    steps: int = 800,
     seconds: float = 120.0,
-    learning_rate: float = 0.01,
+    learning_rate: float = 0.005,
     batch: int = 16,
     regularisation: float = 0.05,
     seed: int = 0,
+    average_from: float = 0.25,
     cancel: CancelToken | None = None,
 ) -> TrainingReport:
     """Fit `pool`'s learned parts to the signals of each (recaller, signals) group.
 
     Each group's recaller supplies candidates from its own memory; the adapter and scorer trained
-    are `pool`'s. Side effect: updates `pool` in place.
+    are `pool`'s. Side effect: updates `pool` in place, to the mean of the weights after each step
+    from `average_from` × `steps` on (all the steps taken, when time or a cancel ends it sooner).
+    Defaults chosen on LoCoMo dev (trained on three conversations, tested on the three others,
+    both ways): 400 steps at 0.01 keeping the last step raised R@10 by +1.2 to +2.6 over three
+    seeds; averaging, 800 steps at 0.005 gave +2.8 to +3.3 over five (mean +3.1).
     """
     started = time.perf_counter()
     torch.manual_seed(seed)
@@ -133,6 +161,7 @@ def train(
 
     before = mean_loss()
     done = 0
+    average = _Average(parameters)
     for _ in range(steps):
         if time.perf_counter() - started > seconds or (cancel is not None and cancel.cancelled):
             break
@@ -145,6 +174,11 @@ def train(
         (loss + regularisation * drift).backward()
         optimiser.step()
         done += 1
+        if done > int(average_from * steps):
+            average.add(parameters)
+    if done and not average.count:  # stopped before the averaging began: the steps so far
+        average.add(parameters)
+    average.apply(parameters)
     return TrainingReport(
         count, len(examples), done, time.perf_counter() - started, before, mean_loss()
     )

@@ -53,7 +53,7 @@ def test_signals_train_recall_towards_confirmed_memories(memory_assistant: Assis
     ]
     assert memory.record_signals(signals) == 3
     report = memory.retrain(seed=1)
-    assert report.examples == 3 and 0 < report.steps <= 300
+    assert report.examples == 3 and 0 < report.steps <= 800
     assert report.loss_after < report.loss_before
     assert rank_of(memory_assistant, query, target) <= before
     assert memory.status()["learned_at"] is not None
@@ -140,3 +140,39 @@ def test_training_learns_the_new_features_weights() -> None:
         assert memory.sync().feature_weights()["length"] == 0.0
         memory.retrain(seed=0)
         assert memory.sync().feature_weights()["length"] > 0.05
+
+
+def test_training_keeps_the_average_of_the_later_steps() -> None:
+    """The weights kept are the mean over the averaging window, not the last step's."""
+    from assistant.memory.learn import _Average
+
+    parameter = torch.nn.Parameter(torch.zeros(2, 2))
+    average = _Average([parameter])
+    for value in (1.0, 2.0, 6.0):
+        with torch.no_grad():
+            parameter.fill_(value)
+        average.add([parameter])
+    average.apply([parameter])
+    assert torch.equal(parameter, torch.full((2, 2), 3.0))
+
+
+def test_averaging_changes_what_training_keeps(memory_assistant: Assistant) -> None:
+    """Trained with the same seed, the averaged weights differ from the last step's (averaging
+    from the end, 1.0, keeps the last step) and both still rank the confirmed memory first."""
+    from assistant.memory.learn import train
+    from assistant.memory.recall import Recaller
+
+    memory = memory_assistant.memory
+    known = ids(memory_assistant)
+    target = known["The boiler was serviced by Heatwise in March"]
+    signals = [Signal("evidence", q, {target: 1.0}) for q in ("heating firm", "boiler service")]
+    states = []
+    for average_from in (1.0, 0.25):
+        pool = memory.sync()
+        pool.reset_learning()
+        recaller = Recaller(memory.store, pool, memory._encode_query)
+        report = train(pool, [(recaller, signals)], steps=40, seed=5, average_from=average_from)
+        assert report.steps == 40 and report.loss_after < report.loss_before
+        states.append(pool.scorer.weight.detach().clone())
+        assert memory.recall("heating firm", 1, touch=False)[0].memory.id == target
+    assert not torch.allclose(states[0], states[1])
