@@ -46,17 +46,17 @@ class _Example:
 class _Average:
     """The running sum of parameter values, to set them to their mean at the end."""
 
-    def __init__(self, parameters: list[torch.nn.Parameter]) -> None:
+    def __init__(self, parameters: list[torch.Tensor]) -> None:
         self.sums = [torch.zeros_like(p) for p in parameters]
         self.count = 0
 
-    def add(self, parameters: list[torch.nn.Parameter]) -> None:
+    def add(self, parameters: list[torch.Tensor]) -> None:
         with torch.no_grad():
             for total, parameter in zip(self.sums, parameters, strict=True):
                 total += parameter
         self.count += 1
 
-    def apply(self, parameters: list[torch.nn.Parameter]) -> None:
+    def apply(self, parameters: list[torch.Tensor]) -> None:
         if not self.count:
             return
         with torch.no_grad():
