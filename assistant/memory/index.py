@@ -36,9 +36,20 @@ class VectorIndex:
         self.probes = max(8, lists // 32)  # scan about 3% of the rows
 
     def search(self, query: np.ndarray, count: int) -> np.ndarray:
-        """Rows (not ordered) of about the `count` best keys."""
+        """Rows (not ordered) of about the `count` best keys.
+
+        Searched on one OpenMP thread (this thread's setting only, restored after): faiss splits
+        work by query, so for one query a second thread only starts and then spins, taking the
+        core the query encoder needs. Measured at 100k memories on 2 cores: p95 32–33 ms with the
+        default threads, 22.6–22.7 ms with one (and the host's steal fell from 2% to 0.1%).
+        """
         self._index.nprobe = min(self.probes, self.lists)  # type: ignore[attr-defined]
-        _, found = self._index.search(query[None].astype(np.float32), count)  # type: ignore[attr-defined]
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            _, found = self._index.search(query[None].astype(np.float32), count)  # type: ignore[attr-defined]
+        finally:
+            faiss.omp_set_num_threads(threads)
         rows: np.ndarray = found[0]
         return rows[rows >= 0].astype(np.int64)
 
