@@ -19,6 +19,7 @@ from datetime import date, datetime
 import numpy as np
 import torch
 
+from assistant.memory.blas_threads import single_blas_thread
 from assistant.memory.keywords import RECALL_DOC_BUDGET
 from assistant.memory.pool import FEATURES, TRUST_PRIOR, MemoryPool
 from assistant.memory.store import MemoryStore
@@ -232,6 +233,20 @@ class Recaller:
         *,
         as_of: date | datetime | None = None,
         exclude: Callable[[Memory], bool] | None = None,
+    ) -> list[RecalledMemory]:
+        """The k best memories for `query`, with scores and reasons.
+
+        Side effect: BLAS runs on one thread, process-wide, while it works (see blas_threads.py).
+        """
+        with single_blas_thread():
+            return self._recall(query, k, as_of, exclude)
+
+    def _recall(
+        self,
+        query: str,
+        k: int,
+        as_of: date | datetime | None,
+        exclude: Callable[[Memory], bool] | None,
     ) -> list[RecalledMemory]:
         day = as_of.date() if isinstance(as_of, datetime) else as_of
         # Recall's own arithmetic is numpy (see MemoryPool.adapt_array): no torch thread juggling.

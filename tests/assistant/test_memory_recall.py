@@ -386,3 +386,30 @@ def test_new_features_leave_untrained_ranking_and_older_saved_states_as_they_wer
             + trained.residual[2](hidden)[:, 0]
         )
         assert torch.allclose(loaded.score(with_new), expected, atol=1e-5)
+
+
+def test_recall_runs_blas_on_one_thread_and_restores_it(
+    assistant_with_memories: Assistant,
+) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> dict[str, int]:
+        return {
+            p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"
+        }
+
+    memory = assistant_with_memories.memory
+    memory._encode_query("load the encoder first")  # it may load another BLAS library
+    seen: list[dict[str, int]] = []
+
+    def encode(query: str) -> np.ndarray:
+        seen.append(blas_threads())
+        return memory._encode_query(query)
+
+    with threadpool_limits(limits=2, user_api="blas"):  # two, even on a one-core machine
+        before = blas_threads()
+        assert before and set(before.values()) == {2}  # numpy's OpenBLAS at least
+        recalled = Recaller(memory.store, memory.sync(), encode).recall("my cat", 3)
+        assert "Miso" in recalled[0].memory.text
+        assert seen and all(threads == dict.fromkeys(before, 1) for threads in seen)
+        assert blas_threads() == before

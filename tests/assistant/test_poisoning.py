@@ -1,6 +1,6 @@
 """The write gate against poisoning (issue 6), through the real pipeline.
 
-Every case of the corpus (tests/assistant/poisoning_cases.py: fake facts from emails and
+Every case of the corpus (tests/assistant/poisoning_cases/: fake facts from emails and
 documents, assistant-asserted "facts", injected instructions, contradictions of user facts, and
 the user's own instruction-like wishes) goes through the real Assistant: imported chunks and
 exchanges are stored as in use, then either the extraction job (`Assistant.extract_facts` →
@@ -95,7 +95,7 @@ class Result:
 
 # -- the corpus -----------------------------------------------------------------------------------
 def test_the_corpus_has_over_100_cases_in_six_categories() -> None:
-    # The counts the closing note reports (poisoning_cases.py builds them from templates).
+    # The counts the closing note reports (poisoning_cases builds them from templates).
     assert dict(COUNTS) == {
         "email_fact": 24,
         "document_fact": 24,

@@ -1,0 +1,52 @@
+"""One BLAS thread for the duration of a recall.
+
+Recall's numpy products are small (a 384×384 adapter, 2,048 sampled keys, a few hundred gathered
+rows), yet OpenBLAS hands each to its worker threads, and those keep spinning for a while after
+the product is done. On two cores the spinning thread takes the core that the ONNX Runtime query
+encoder and faiss need next. Measured with `benchmarks/recall_scale.py`, interleaved on the same
+machine: at a million memories p95 27.7 and 43.2 ms with the default threads, 24.9 and 25.6 ms
+with one; at 100k, 22.1 and 19.1 against 19.1 and 17.8 ms.
+
+Threading: the limit is process-wide while it holds (OpenBLAS has one setting), so it is for code
+that owns the CPU-heavy work of the moment: recall runs on the model lane, and training, the other
+big numpy user, is never run at the same time (see pool.py). The previous limit is restored after.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_LOCK = threading.Lock()
+_CONTROLLER: list[Any] = []  # [ThreadpoolController] once made, or [None] without threadpoolctl
+
+
+def _controller() -> Any:
+    """The threadpoolctl controller, made once: finding the loaded BLAS libraries takes
+    milliseconds, while limiting through a made controller takes microseconds."""
+    with _LOCK:
+        if not _CONTROLLER:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:  # a broken install: recall still works, only slower
+                _CONTROLLER.append(None)
+            else:
+                # Load what recall uses first: the controller sees only libraries loaded already.
+                # (index.py imports numpy, and faiss, which links its own OpenBLAS, when installed.)
+                import assistant.memory.index  # noqa: F401
+
+                _CONTROLLER.append(ThreadpoolController())
+        return _CONTROLLER[0]
+
+
+@contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """Run the body with BLAS libraries limited to one thread, restored after."""
+    controller = _controller()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
