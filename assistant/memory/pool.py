@@ -172,6 +172,17 @@ class MemoryPool(nn.Module):
         weights = self.scorer.weight.detach()[0].tolist()
         return dict(zip(FEATURES, weights, strict=True))
 
+    def is_silent(self, feature: str) -> bool:
+        """True when `feature` cannot change any score: its linear weight is 0, and the residual
+        gives it no path (the residual's output layer is still zero, or the feature's input
+        column is). Recall may then skip computing it."""
+        column = FEATURES.index(feature)
+        first = cast(nn.Linear, self.residual[0])
+        last = cast(nn.Linear, self.residual[2])
+        with torch.no_grad():
+            no_path = not bool(last.weight.any()) or not bool(first.weight[:, column].any())
+            return float(self.scorer.weight[0, column]) == 0.0 and no_path
+
     def adapt(self, queries: torch.Tensor) -> torch.Tensor:
         """Adapted, re-normalised query vectors (batch, dim)."""
         return nn.functional.normalize(self.adapter(queries), dim=-1)

@@ -72,9 +72,17 @@ class Recaller:
         self.candidates_per_list = candidates_per_list
 
     def candidates(
-        self, query: str, as_of: date | None = None, include: tuple[int, ...] = ()
+        self,
+        query: str,
+        as_of: date | None = None,
+        include: tuple[int, ...] = (),
+        *,
+        every_feature: bool = True,
     ) -> Candidates:
         """Candidates and their features; `include` adds memories even if no list found them.
+
+        `every_feature=False` (recall) leaves at 0 the costly features that cannot change a score
+        yet (MemoryPool.is_silent): training needs them all, to learn their weights.
 
         The base signals (BM25 and cosine, of the memory and of its context window) are z-scored
         over the whole pool for this query, so each contributes on the same scale whatever the
@@ -165,7 +173,9 @@ class Recaller:
 
         named = _named_speaker(query, pool.known_speakers)
         stripped = _without_name(query, named) if named is not None else ""
-        if in_pool.any() and re.search(r"\w", stripped):
+        wanted = every_feature or not pool.is_silent("dense_unnamed")
+        if wanted and in_pool.any() and re.search(r"\w", stripped):
+            # A second query encoding: skipped in recall until training gives the feature a say.
             unnamed = pool.adapt_array(self.encode_query(stripped))
             text_of, window_of = pool.similarities(rows[in_pool], torch.from_numpy(unnamed))
             text_mean, text_std, window_mean, window_std = pool.dense_statistics(
@@ -250,7 +260,7 @@ class Recaller:
     ) -> list[RecalledMemory]:
         day = as_of.date() if isinstance(as_of, datetime) else as_of
         # Recall's own arithmetic is numpy (see MemoryPool.adapt_array): no torch thread juggling.
-        found = self.candidates(query, day)
+        found = self.candidates(query, day, every_feature=False)
         if not found.ids:
             return []
         scores = self.pool.score_array(found.features.numpy())

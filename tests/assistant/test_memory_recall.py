@@ -294,6 +294,38 @@ def test_a_query_naming_a_speaker_is_also_scored_without_the_name(
         assert not found.features[:, column].any()
 
 
+def test_recall_skips_the_second_encoding_while_the_feature_is_silent(
+    speakers_assistant: Assistant,
+) -> None:
+    recaller, encoded = recording_recaller(speakers_assistant)
+    pool = recaller.pool
+    query = "What is Ann's pet called?"
+    assert pool.is_silent("dense_unnamed")  # untrained: weight 0, residual output 0
+    every = recaller.candidates(query)
+    # Skipping it changes no score: recall ranks exactly as with every feature computed.
+    expected = [every.ids[i] for i in np.argsort(-pool.score_array(every.features.numpy()))[:3]]
+    encoded.clear()
+    recalled = recaller.recall(query, 3)
+    assert encoded == [query]
+    assert [r.memory.id for r in recalled] == expected
+    # Once the feature has a say (a weight, or a path through a trained residual), recall
+    # computes it.
+    column = FEATURES.index("dense_unnamed")
+    with torch.no_grad():
+        pool.scorer.weight[0, column] = 0.5
+    assert not pool.is_silent("dense_unnamed")
+    encoded.clear()
+    recaller.recall(query, 3)
+    assert encoded == [query, "What is pet called?"]
+    with torch.no_grad():
+        pool.scorer.weight[0, column] = 0.0
+        pool.residual[2].weight.fill_(0.1)
+    assert not pool.is_silent("dense_unnamed")
+    with torch.no_grad():
+        pool.residual[0].weight[:, column] = 0.0
+    assert pool.is_silent("dense_unnamed")
+
+
 @pytest.mark.parametrize(
     ("query", "stripped"),
     [
