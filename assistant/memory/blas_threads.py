@@ -14,31 +14,26 @@ big numpy user, is never run at the same time (see pool.py). The previous limit 
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_LOCK = threading.Lock()
-_CONTROLLER: list[Any] = []  # [ThreadpoolController] once made, or [None] without threadpoolctl
 
-
+@functools.cache
 def _controller() -> Any:
-    """The threadpoolctl controller, made once: finding the loaded BLAS libraries takes
-    milliseconds, while limiting through a made controller takes microseconds."""
-    with _LOCK:
-        if not _CONTROLLER:
-            try:
-                from threadpoolctl import ThreadpoolController
-            except ImportError:  # a broken install: recall still works, only slower
-                _CONTROLLER.append(None)
-            else:
-                # Load what recall uses first: the controller sees only libraries loaded already.
-                # (index.py imports numpy, and faiss, which links its own OpenBLAS, when installed.)
-                import assistant.memory.index  # noqa: F401
+    """The threadpoolctl controller, made once (None without threadpoolctl): finding the loaded
+    BLAS libraries takes milliseconds, while limiting through a made controller takes
+    microseconds."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # a broken install: recall still works, only slower
+        return None
+    # Load what recall uses first: the controller sees only libraries loaded already.
+    # (index.py imports numpy, and faiss, which links its own OpenBLAS, when installed.)
+    import assistant.memory.index  # noqa: F401
 
-                _CONTROLLER.append(ThreadpoolController())
-        return _CONTROLLER[0]
+    return ThreadpoolController()
 
 
 @contextmanager

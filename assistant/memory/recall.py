@@ -173,8 +173,11 @@ class Recaller:
 
         named = _named_speaker(query, pool.known_speakers)
         stripped = _without_name(query, named) if named is not None else ""
-        wanted = every_feature or not pool.is_silent("dense_unnamed")
-        if wanted and in_pool.any() and re.search(r"\w", stripped):
+        if (
+            in_pool.any()
+            and re.search(r"\w", stripped)
+            and (every_feature or not pool.is_silent("dense_unnamed"))
+        ):
             # A second query encoding: skipped in recall until training gives the feature a say.
             unnamed = pool.adapt_array(self.encode_query(stripped))
             text_of, window_of = pool.similarities(rows[in_pool], torch.from_numpy(unnamed))
