@@ -21,7 +21,7 @@ import torch
 
 from assistant.memory.blas_threads import single_blas_thread
 from assistant.memory.keywords import RECALL_DOC_BUDGET
-from assistant.memory.pool import FEATURES, TRUST_PRIOR, MemoryPool
+from assistant.memory.pool import FEATURES, NO_DAY, TRUST_PRIOR, MemoryPool
 from assistant.memory.store import MemoryStore
 from assistant.memory.timeexpr import TimeRange, memory_date, parse_time_range
 from assistant.types import Memory, RecalledMemory
@@ -135,7 +135,7 @@ class Recaller:
         needed = np.unique(np.concatenate([present, around[around >= 0]])).astype(np.int64)
         text_of, window_of = pool.similarities(needed, adapted)
         text_mean, text_std, window_mean, window_std = pool.dense_statistics(adapted)
-        needed_ids = pool.rows.ids[needed].tolist()
+        needed_ids = pool.rows.ids[needed]
         text_z = (text_of - text_mean) / text_std
         window_cos_z = (window_of - window_mean) / window_std
         base = (keyword_z.of(needed_ids) + text_z + window_z.of(needed_ids) + window_cos_z).astype(
@@ -147,16 +147,11 @@ class Recaller:
             found = np.searchsorted(needed, np.maximum(target, 0))
             return np.where(target >= 0, base[np.minimum(found, max(len(base) - 1, 0))], -np.inf)
 
-        session_best: dict[str | None, float] = {}
-        sessions = pool.rows.sessions
-        for row, value in zip(needed.tolist(), base.tolist(), strict=True):
-            session = sessions[row]
-            if session is not None and value > session_best.get(session, -1e9):
-                session_best[session] = value
-
-        facts = [self._facts(row, extra.get(i)) for i, row in zip(ids, rows.tolist(), strict=True)]
-        moments = [memory_date(occurred) for occurred, *_ in facts]
-        keep = np.array([as_of is None or m is None or m <= as_of for m in moments], dtype=bool)
+        facts = _facts_of(pool, rows, [extra.get(i) for i in ids])
+        dated = facts.days != NO_DAY
+        keep = np.ones(len(ids), dtype=bool)
+        if as_of is not None:
+            keep = ~dated | (facts.days <= as_of.toordinal())
         features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
         features[:, 0] = keyword_z.of(ids)
         features[:, 2] = window_z.of(ids)
@@ -187,26 +182,27 @@ class Recaller:
             features[in_pool, _DENSE_UNNAMED] = (text_of - text_mean) / text_std + (
                 window_of - window_mean
             ) / window_std
-        if in_pool.any():
-            features[in_pool, _LENGTH] = pool.length_z[rows[in_pool]]
 
+        features[:, 5] = _session_best(pool.rows.session_codes[needed], base, facts.session_codes)
         time_range = parse_time_range(query, as_of)
-        today = as_of or date.today()
-        for index, (_, trust, pinned, access, speaker, session) in enumerate(facts):
-            moment = moments[index]
-            if session is not None:
-                features[index, 5] = session_best.get(session, 0.0)
-            if time_range is not None and moment is not None:
-                features[index, 6] = math.exp(-time_range.distance_days(moment) / 14.0)
-            if named is not None and speaker is not None and speaker.lower() == named:
-                features[index, 7] = 1.0
-            if moment is not None:
-                features[index, 8] = math.exp(-max(0, (today - moment).days) / 365.0)
-            features[index, 9] = trust
-            features[index, 10] = float(pinned)
-            features[index, 11] = math.log1p(access) / 5.0
-            if rows[index] < 0:  # not in the pool yet: its length from the text
-                features[index, _LENGTH] = pool.length_of(len(extra[ids[index]].text.split()))
+        if time_range is not None:
+            start, end = time_range.start.toordinal(), time_range.end.toordinal()
+            # TimeRange.distance_days: 0 inside [start, end), else days to the nearest edge.
+            distance = np.where(
+                facts.days < start,
+                start - facts.days,
+                np.where(facts.days >= end, facts.days - end + 1, 0),
+            )
+            features[:, 6] = np.where(dated, np.exp(-distance / 14.0), 0.0)
+        if named is not None:
+            code = pool.speaker_code_of.get(named, -1)
+            features[:, 7] = (facts.speaker_codes == code) & (code >= 0)
+        today = (as_of or date.today()).toordinal()
+        features[:, 8] = np.where(dated, np.exp(-np.maximum(0, today - facts.days) / 365.0), 0.0)
+        features[:, 9] = facts.trust
+        features[:, 10] = facts.pinned
+        features[:, 11] = np.log1p(facts.access) / 5.0
+        features[:, _LENGTH] = facts.length
         chosen = np.flatnonzero(keep)
         return Candidates(
             [ids[i] for i in chosen],
@@ -214,29 +210,6 @@ class Recaller:
             time_range,
             rows[chosen],
             query_vector,
-        )
-
-    def _facts(
-        self, row: int, memory: Memory | None
-    ) -> tuple[str, float, bool, int, str | None, str | None]:
-        if row >= 0:
-            rows = self.pool.rows
-            return (
-                rows.occurred[row],
-                float(rows.trust[row]),
-                bool(rows.pinned[row]),
-                int(rows.access[row]),
-                rows.speakers[row],
-                rows.sessions[row],
-            )
-        assert memory is not None
-        return (
-            memory.occurred_at,
-            TRUST_PRIOR.get(memory.trust, 0.2),
-            memory.pinned,
-            memory.access_count,
-            memory.speaker,
-            memory.session,
         )
 
     def recall(
@@ -295,18 +268,88 @@ class _BM25Z:
     """z-score of BM25 over all `total` memories, those not matched counting as 0."""
 
     def __init__(self, scores: dict[int, float], total: int) -> None:
+        keys = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
         values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
-        self.scores = scores
+        order = np.argsort(keys)
+        # Sorted, with a sentinel at the end so a lookup past the last key finds no match.
+        self.keys = np.append(keys[order], -1)
+        self.values = np.append(values[order], 0.0)
         self.mean = values.sum() / total
         variance = (values**2).sum() / total - self.mean**2
         self.spread = math.sqrt(variance) if variance > 1e-12 else 1.0
 
-    def of(self, memory_ids: list[int]) -> np.ndarray:
-        get = self.scores.get
-        raw = np.fromiter(
-            (get(i, 0.0) for i in memory_ids), dtype=np.float64, count=len(memory_ids)
-        )
+    def of(self, memory_ids: list[int] | np.ndarray) -> np.ndarray:
+        wanted = np.asarray(memory_ids, dtype=np.int64)
+        at = np.searchsorted(self.keys[:-1], wanted)
+        raw = np.where(self.keys[at] == wanted, self.values[at], 0.0)
         return (raw - self.mean) / self.spread
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What recall's features need of each candidate, as arrays (row-aligned with the ids)."""
+
+    days: np.ndarray  # date ordinals, NO_DAY without a date
+    session_codes: np.ndarray  # pool session codes, -1 for none (or a session not in the pool)
+    speaker_codes: np.ndarray  # pool speaker codes (lower case), -1 for none
+    trust: np.ndarray
+    pinned: np.ndarray
+    access: np.ndarray
+    length: np.ndarray  # the "length" feature
+
+
+def _facts_of(pool: MemoryPool, rows: np.ndarray, memories: list[Memory | None]) -> _Facts:
+    """Facts of the candidates: from the pool's arrays, or for a memory not in the pool yet
+    (row -1: its vectors are still being computed) from its `memories` entry."""
+    table = pool.rows
+    where = np.maximum(rows, 0)
+
+    def pick(column: np.ndarray, dtype: type) -> np.ndarray:
+        """The column at the candidates' rows (a copy); zeros while the pool is empty."""
+        if len(column) == 0:
+            return np.zeros(len(rows), dtype=dtype)
+        return column[where].astype(dtype)
+
+    facts = _Facts(
+        pick(table.days, np.int64),
+        pick(table.session_codes, np.int64),
+        pick(table.speaker_codes, np.int64),
+        pick(table.trust, np.float64),
+        pick(table.pinned, np.float64),
+        pick(table.access, np.float64),
+        pick(pool.length_z, np.float64),
+    )
+    for index in np.flatnonzero(rows < 0).tolist():
+        memory = memories[index]
+        assert memory is not None
+        moment = memory_date(memory.occurred_at)
+        facts.days[index] = moment.toordinal() if moment is not None else NO_DAY
+        session, speaker = memory.session, memory.speaker
+        facts.session_codes[index] = (
+            pool.session_code_of.get(session, -1) if session is not None else -1
+        )
+        facts.speaker_codes[index] = (
+            pool.speaker_code_of.get(speaker.lower(), -1) if speaker is not None else -1
+        )
+        facts.trust[index] = TRUST_PRIOR.get(memory.trust, 0.2)
+        facts.pinned[index] = float(memory.pinned)
+        facts.access[index] = memory.access_count
+        facts.length[index] = pool.length_of(len(memory.text.split()))
+    return facts
+
+
+def _session_best(codes: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each session code in `wanted`: the largest of `values` among the rows with that code
+    in `codes` (-1: no session), or 0 when there is none."""
+    valid = codes >= 0
+    distinct, group = np.unique(codes[valid], return_inverse=True)
+    best = np.full(len(distinct) + 1, 0.0)  # the extra last entry: "none found"
+    best[: len(distinct)] = -np.inf
+    np.maximum.at(best, group, values[valid].astype(np.float64))
+    at = np.searchsorted(distinct, wanted)
+    found = (wanted >= 0) & (at < len(distinct))
+    found[found] = distinct[at[found]] == wanted[found]
+    return np.where(found, best[np.where(found, at, len(distinct))], 0.0)
 
 
 def _named_speaker(query: str, known: frozenset[str]) -> str | None:

@@ -445,3 +445,88 @@ def test_recall_runs_blas_on_one_thread_and_restores_it(
         assert "Miso" in recalled[0].memory.text
         assert seen and all(threads == dict.fromkeys(before, 1) for threads in seen)
         assert blas_threads() == before
+
+
+def test_dense_statistics_are_the_mean_and_spread_of_the_pool_cosines() -> None:
+    rng = np.random.default_rng(3)
+
+    def unit(count: int, dim: int) -> np.ndarray:
+        vectors = rng.standard_normal((count, dim)).astype(np.float32) + 0.3
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    for count in (1, 300, 9000):  # a single row, every row sampled, every 4th row sampled
+        text, window = unit(count, 16), unit(count, 16)
+        pool = MemoryPool(16)
+        pool.load_rows(
+            list(range(count)),
+            [None] * count,
+            [""] * count,
+            ["imported"] * count,
+            [False] * count,
+            [0] * count,
+            text,
+            window,
+        )
+        query = unit(1, 16)[0]
+        text_mean, text_std, window_mean, window_std = pool.dense_statistics(
+            torch.from_numpy(query)
+        )
+        cosines, window_cosines = text @ query, window @ query
+        # Exact when every row is sampled; close to the whole pool's when one in four is.
+        tolerance = 1e-5 if count <= 2048 else 0.02
+        assert text_mean == pytest.approx(float(cosines.mean()), abs=tolerance)
+        assert window_mean == pytest.approx(float(window_cosines.mean()), abs=tolerance)
+        if count == 1:  # no spread: 1, so z-scores stay finite
+            assert (text_std, window_std) == (1.0, 1.0)
+        else:
+            assert text_std == pytest.approx(float(cosines.std()), rel=tolerance)
+            assert window_std == pytest.approx(float(window_cosines.std()), rel=tolerance)
+
+
+def test_a_memory_not_in_the_pool_yet_gets_the_features_it_will_have_there(
+    speakers_assistant: Assistant,
+) -> None:
+    """Recall reads a pooled memory's facts from the pool's arrays and a new one's from the
+    database: both readings must agree (time, speaker, session, trust, pin, access). Its length
+    feature is checked in test_length_is_the_log_word_count_z_scored_over_the_pool (the pool's
+    statistics change when it joins)."""
+    memory = speakers_assistant.memory
+    recaller, _ = recording_recaller(speakers_assistant)
+    (new_id,) = memory.add(
+        [
+            NewMemory(
+                "Bob said, the spare key is under the blue flowerpot",
+                speaker="Bob",
+                session="s",
+                position=4,
+                occurred_at="2023-05-10T09:00:00",
+                trust="imported",
+                pinned=True,
+            )
+        ]
+    )
+    query = "What did Bob say about the spare key in May 2023?"
+    as_of = date.today()  # the other turns were stored today
+    before = recaller.candidates(query, as_of)
+    at = before.ids.index(new_id)
+    assert before.rows[at] == -1
+    columns = [
+        FEATURES.index(name)
+        for name in ("time_match", "speaker", "recency", "trust", "pinned", "access")
+    ]
+    expected = before.features[at, columns].tolist()
+    assert expected[:2] == [1.0, 1.0]  # inside May 2023, and Bob's
+    assert expected[2] == pytest.approx(np.exp(-(as_of - date(2023, 5, 10)).days / 365), abs=1e-6)
+    assert expected[3:5] == [pytest.approx(0.5), 1.0]  # imported, pinned
+    # Its session's best base score, as the pooled turns of that session get.
+    session = FEATURES.index("session")
+    pooled = [i for i, row in enumerate(before.rows.tolist()) if row >= 0]
+    assert pooled and before.features[at, session] == before.features[pooled[0], session] != 0
+
+    recaller, _ = recording_recaller(speakers_assistant)  # the pool now has its vectors
+    after = recaller.candidates(query, as_of)
+    at = after.ids.index(new_id)
+    assert after.rows[at] >= 0
+    assert after.features[at, columns].tolist() == pytest.approx(expected, abs=1e-5)
+    # `as_of` before the memory's day hides it, in the pool or not.
+    assert new_id not in recaller.candidates(query, date(2023, 5, 9)).ids
