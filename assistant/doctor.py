@@ -46,6 +46,7 @@ def build_report(assistant: Assistant) -> DoctorReport:
         database=_database(assistant),
         model=_model(assistant, machine),
         hardware=_hardware(machine),
+        recall_threads=_recall_threads(),
     )
 
 
@@ -75,6 +76,15 @@ def _llama_cpp() -> dict[str, Any]:
         "backends": backends,
         "devices": [device.to_json() for device in devices],
     }
+
+
+def _recall_threads() -> dict[str, Any]:
+    try:
+        from assistant.memory.blas_threads import blas_limit_report
+
+        return blas_limit_report()
+    except Exception as error:  # noqa: BLE001 - a broken install is what doctor reports
+        return {"works": False, "libraries": [], "note": f"{type(error).__name__}: {error}"}
 
 
 def _machine() -> MachineMemory | None:

@@ -188,6 +188,9 @@ class DoctorReport:
     model: dict[str, Any] = field(default_factory=dict)
     hardware: dict[str, Any] = field(default_factory=dict)
     """RAM, free VRAM and the llama.cpp backend (`MachineMemory.to_json()`)."""
+    recall_threads: dict[str, Any] = field(default_factory=dict)
+    """The BLAS libraries recall limits to one thread, and whether the limit works
+    (assistant/memory/blas_threads.py): without it, recall is slower on two cores."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -58,6 +58,15 @@ def run_doctor(args: argparse.Namespace) -> int:
             print(f"  {hardware['note']}")
     else:
         print(f"llama.cpp: NOT IMPORTABLE ({llama.get('error')})")
+    threads = report["recall_threads"]
+    found = ", ".join(
+        f"{lib['api']} {lib['version'] or ''}".strip() for lib in threads["libraries"]
+    )
+    state = "one BLAS thread while recalling" if threads["works"] else "NOT limited (slower)"
+    print(
+        f"recall: {state} · {found or 'no BLAS found'}"
+        + (f" ({threads['note']})" if threads.get("note") else "")
+    )
     keychain = report["keyring"]
     usable = "usable" if keychain["usable"] else "NOT usable"
     print(f"keychain: {keychain['backend']} ({usable})")

@@ -1,6 +1,6 @@
 """One BLAS thread for the duration of a recall.
 
-Recall's numpy products are small (a 384×384 adapter, 2,048 sampled keys, a few hundred gathered
+Recall's numpy products are small (the 384×384 adapter and covariances, a few hundred gathered
 rows), yet OpenBLAS hands each to its worker threads, and those keep spinning for a while after
 the product is done. On two cores the spinning thread takes the core that the ONNX Runtime query
 encoder and faiss need next. Measured with `benchmarks/recall_scale.py`, interleaved on the same
@@ -25,6 +25,15 @@ def _controller() -> Any:
     """The threadpoolctl controller, made once (None without threadpoolctl): finding the loaded
     BLAS libraries takes milliseconds, while limiting through a made controller takes
     microseconds."""
+    return _new_controller()
+
+
+def _new_controller() -> Any:
+    """A controller over the BLAS libraries loaded now, numpy's and faiss's among them.
+
+    (A library loaded later is not seen: scipy's OpenBLAS, which the encoder's imports bring,
+    may miss the limit. Recall's products never run in it.)
+    """
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # a broken install: recall still works, only slower
@@ -45,3 +54,24 @@ def single_blas_thread() -> Iterator[None]:
         return
     with controller.limit(limits=1, user_api="blas"):
         yield
+
+
+def blas_limit_report() -> dict[str, Any]:
+    """For `mneme doctor`: the BLAS libraries recall limits and whether the limit takes (each
+    reports one thread while limited). Uses a controller of its own, so recall's, made at the
+    first recall, still sees the libraries loaded until then. Changes nothing once it returns."""
+    controller = _new_controller()
+    if controller is None:
+        return {"works": False, "libraries": [], "note": "threadpoolctl is not installed"}
+    blas = controller.select(user_api="blas")
+    libraries = [
+        {
+            "api": info["internal_api"],
+            "version": info.get("version"),
+            "threads": info["num_threads"],
+        }
+        for info in blas.info()
+    ]
+    with controller.limit(limits=1, user_api="blas"):
+        inside = [info["num_threads"] for info in _new_controller().select(user_api="blas").info()]
+    return {"works": bool(inside) and set(inside) == {1}, "libraries": libraries}

@@ -37,6 +37,8 @@ def test_doctor_json_reports_every_part(
     assert report["paths"]["database"].endswith("mneme.db")
     assert report["database"]["exists"] is False  # doctor creates nothing
     assert report["model"]["status"] == "ok"
+    threads = report["recall_threads"]
+    assert threads["works"] is True and "openblas" in {lib["api"] for lib in threads["libraries"]}
     run(capsys, "ask", "hello", "--max-tokens", "3")
     report = json.loads(run(capsys, "doctor", "--json")[1])
     assert report["database"]["status"] == "ok"
@@ -50,6 +52,7 @@ def test_doctor_human_output(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "doctor")
     assert code == 0
     assert "llama.cpp: GPU offload" in out and "keychain:" in out and "database:" in out
+    assert "recall: one BLAS thread while recalling" in out
 
 
 def test_models_add_list_use(

@@ -447,6 +447,27 @@ def test_recall_runs_blas_on_one_thread_and_restores_it(
         assert blas_threads() == before
 
 
+def test_doctor_reports_whether_recall_can_limit_blas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    from assistant.memory import blas_threads
+
+    report = blas_threads.blas_limit_report()
+    loaded = {p["version"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert report["works"] is True
+    assert {lib["version"] for lib in report["libraries"]} == loaded
+    # Nothing limited afterwards: the libraries keep their own thread counts.
+    assert {
+        p["version"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"
+    } == {lib["version"]: lib["threads"] for lib in report["libraries"]}
+    monkeypatch.setattr(blas_threads, "_new_controller", lambda: None)  # threadpoolctl missing
+    assert blas_threads.blas_limit_report() == {
+        "works": False,
+        "libraries": [],
+        "note": "threadpoolctl is not installed",
+    }
+
+
 def test_dense_statistics_are_the_mean_and_spread_of_the_pool_cosines() -> None:
     rng = np.random.default_rng(3)
 
