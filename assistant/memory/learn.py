@@ -9,8 +9,8 @@ Bounded: at most `steps` optimizer steps and `seconds` of wall time. Seeded: the
 seed give the same weights. The weights kept are the average over the later steps (Polyak-Ruppert
 averaging), not the last step's: with small batches the weights wander from step to step, and
 which conversation a final step happened to favour decided a lot (see `train`). Resettable:
-`MemoryApi.reset_learning()` restores the defaults, and the stored signals can retrain it. Regularised towards the starting point, so a few signals cannot
-swing recall far.
+`MemoryApi.reset_learning()` restores the defaults, and the stored signals can retrain it.
+Regularised towards the starting point, so a few signals cannot swing recall far.
 
 Signals are stored and loaded by signals.py (no torch there, so the front door imports it
 cheaply); `Signal`, `record_signals` and `load_signals` are importable from here too.

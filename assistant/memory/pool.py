@@ -74,15 +74,13 @@ class PoolRows:
     """What the pool keeps per memory, row-aligned with the key matrices."""
 
     ids: np.ndarray  # int64 (N,)
-    sessions: list[str | None]
-    speakers: list[str | None]
-    occurred: list[str]
     trust: np.ndarray  # float32 prior (N,)
     pinned: np.ndarray  # bool (N,)
     access: np.ndarray  # int64 (N,)
     log_words: np.ndarray  # float32 log(1 + word count) (N,)
-    # The same facts as numbers, so recall computes its features for all candidates at once:
-    days: np.ndarray  # int64 (N,): date.toordinal() of `occurred`, NO_DAY when it has no date
+    # Text facts as numbers, so recall computes its features for all candidates at once (the
+    # names behind the codes: MemoryPool.session_code_of and speaker_code_of):
+    days: np.ndarray  # int64 (N,): date.toordinal() of the memory's time, NO_DAY without a date
     session_codes: np.ndarray  # int64 (N,): a number per distinct session, -1 for none
     speaker_codes: np.ndarray  # int64 (N,): a number per distinct lower-case speaker, -1 for none
 
@@ -108,9 +106,6 @@ class MemoryPool(nn.Module):
         self.register_buffer("window_keys", torch.zeros((0, dim)), persistent=False)
         self.rows = PoolRows(
             np.zeros(0, np.int64),
-            [],
-            [],
-            [],
             np.zeros(0, np.float32),
             np.zeros(0, bool),
             np.zeros(0, np.int64),
@@ -247,22 +242,18 @@ class MemoryPool(nn.Module):
             np.asarray(words if words is not None else [0] * len(ids), dtype=np.float32)
         )
         speakers = list(speakers) if speakers is not None else [None] * len(ids)
+        names = [s.lower() if s is not None else None for s in speakers]
         self.session_code_of = _codes(sessions)
-        self.speaker_code_of = _codes(s.lower() if s is not None else None for s in speakers)
+        self.speaker_code_of = _codes(names)
         self.rows = PoolRows(
             ids=np.asarray(ids, dtype=np.int64),
-            sessions=list(sessions),
-            speakers=speakers,
-            occurred=list(occurred),
             trust=np.asarray([TRUST_PRIOR.get(t, 0.2) for t in trust], dtype=np.float32),
             pinned=np.asarray(pinned, dtype=bool),
             access=np.asarray(access, dtype=np.int64),
             log_words=log_words,
             days=_days(occurred),
             session_codes=_coded(sessions, self.session_code_of),
-            speaker_codes=_coded(
-                (s.lower() if s is not None else None for s in speakers), self.speaker_code_of
-            ),
+            speaker_codes=_coded(names, self.speaker_code_of),
         )
         self.length_mean = float(log_words.mean()) if len(log_words) else 0.0
         self.length_std = float(log_words.std()) if len(log_words) else 0.0
@@ -279,7 +270,7 @@ class MemoryPool(nn.Module):
         self.prev_row[follows] = follows - 1
         self.next_row[follows - 1] = follows
         self.known_speakers = frozenset(
-            s.lower() for s in set(self.rows.speakers) if s and s not in ("user", "assistant")
+            s.lower() for s in set(speakers) if s and s not in ("user", "assistant")
         )
         self.text_index = self.window_index = None
         if count > self.exact_limit:

@@ -271,17 +271,13 @@ class _BM25Z:
         keys = np.fromiter(scores.keys(), dtype=np.int64, count=len(scores))
         values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
         order = np.argsort(keys)
-        # Sorted, with a sentinel at the end so a lookup past the last key finds no match.
-        self.keys = np.append(keys[order], -1)
-        self.values = np.append(values[order], 0.0)
+        self.keys, self.values = keys[order], values[order]
         self.mean = values.sum() / total
         variance = (values**2).sum() / total - self.mean**2
         self.spread = math.sqrt(variance) if variance > 1e-12 else 1.0
 
     def of(self, memory_ids: list[int] | np.ndarray) -> np.ndarray:
-        wanted = np.asarray(memory_ids, dtype=np.int64)
-        at = np.searchsorted(self.keys[:-1], wanted)
-        raw = np.where(self.keys[at] == wanted, self.values[at], 0.0)
+        raw = _lookup(self.keys, self.values, np.asarray(memory_ids, dtype=np.int64))
         return (raw - self.mean) / self.spread
 
 
@@ -343,13 +339,17 @@ def _session_best(codes: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> 
     in `codes` (-1: no session), or 0 when there is none."""
     valid = codes >= 0
     distinct, group = np.unique(codes[valid], return_inverse=True)
-    best = np.full(len(distinct) + 1, 0.0)  # the extra last entry: "none found"
-    best[: len(distinct)] = -np.inf
+    best = np.full(len(distinct), -np.inf)
     np.maximum.at(best, group, values[valid].astype(np.float64))
-    at = np.searchsorted(distinct, wanted)
-    found = (wanted >= 0) & (at < len(distinct))
-    found[found] = distinct[at[found]] == wanted[found]
-    return np.where(found, best[np.where(found, at, len(distinct))], 0.0)
+    return _lookup(distinct, best, wanted)
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The value of each wanted key (`keys` sorted, `values` aligned with them), 0 when absent."""
+    if len(keys) == 0:
+        return np.zeros(len(wanted))
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, values[at], 0.0)
 
 
 def _named_speaker(query: str, known: frozenset[str]) -> str | None:
