@@ -324,7 +324,7 @@ class MemoryApi(ForgettingMethods):
         cancel: CancelToken | None = None,
         threads: int | None = None,
     ) -> int:
-        """Encode the missing text and window vectors of up to `limit` memories (all when None),
+        """Encode the missing text, window and sentences vectors of up to `limit` memories (all when None),
         oldest first, in large batches; store them and mark the pool for a rebuild on the next
         recall. Returns how many memories were completed.
 
@@ -414,7 +414,7 @@ class MemoryApi(ForgettingMethods):
             self._encoder_name()
             encoder = self.encoder
             database = self._database()
-            # One scan for both kinds of vector (it reads every row when nothing is missing).
+            # One scan for every kind of vector (it reads every row when nothing is missing).
             rows = vectors.missing(database, limit=INLINE_ENCODES, newest_first=True)
             if rows:
                 vectors.fill(database, encoder, rows, budget=INLINE_ENCODES)

@@ -45,6 +45,9 @@ FEATURES = (
     # Added later (a saved state without them loads with their defaults, see load_learned_state):
     "dense_unnamed",  # the query names one speaker: text + window cosine z of it without the name
     "length",  # log word count of the memory, z-scored over the pool (long turns carry more)
+    # The best cosine among the memory's sentences (or its whole text's, if higher), z-scored with
+    # the text cosine's statistics: one sentence that answers counts (sentences.py).
+    "dense_sentence",
 )
 BASE_FEATURES = 4
 DEFAULT_WEIGHTS = {
@@ -63,6 +66,8 @@ DEFAULT_WEIGHTS = {
     # Zero: an untrained pool ranks as before these existed; training finds their weights.
     "dense_unnamed": 0.0,
     "length": 0.0,
+    # A fifth z-scored similarity, weighted as the four base signals are.
+    "dense_sentence": 1.0,
 }
 TRUST_PRIOR = {"user-stated": 1.0, "user-confirmed": 0.8, "imported": 0.5, "assistant": 0.2}
 RESIDUAL_WIDTH = 16
@@ -157,7 +162,8 @@ class MemoryPool(nn.Module):
 
     def load_learned_state(self, data: bytes) -> None:
         """Load saved weights. A state saved with fewer FEATURES (features are only ever appended)
-        gets the new ones' default weights and silent residual inputs, so it ranks as it did."""
+        gets the new ones' default weights and silent residual inputs: it ranks as it did, plus
+        what the new features' defaults add to an untrained pool (dense_sentence's weight 1)."""
         state = torch.load(io.BytesIO(data), weights_only=True)
         self.adapter.load_state_dict(state["adapter"])
         scorer = dict(state["scorer"])

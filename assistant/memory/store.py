@@ -417,6 +417,24 @@ class MemoryStore:
                 ],
             )
 
+    def sentence_blobs(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored "sentences" blobs of these memories (see sentences.unpack); a memory whose
+        sentences are not encoded yet is left out. One indexed lookup per memory."""
+        found: dict[int, bytes] = {}
+        wanted = [int(i) for i in ids]
+        with self._database.read() as db:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found.update(
+                    (int(memory_id), bytes(blob))
+                    for memory_id, blob in db.execute(
+                        "SELECT memory_id, vector FROM memory_vectors WHERE variant = 'sentences' "
+                        f"AND memory_id IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                )
+        return found
+
     def pool_rows(self, encoder: str) -> list[dict[str, Any]]:
         """Everything the pool keeps in memory, for active in-pool memories with a text vector.
 

@@ -1,7 +1,8 @@
 """Filling in the dense vectors of memories that have none yet (their text is searchable already).
 
-Every memory in the pool gets two vectors from the encoder: "text" (the memory alone) and "window"
-(the memory with its session neighbours, see store.WINDOW). New memories are stored without them, so
+Every memory in the pool gets vectors of three variants from the encoder: "text" (the memory
+alone), "window" (the memory with its session neighbours, see store.WINDOW) and "sentences" (one
+per sentence, float16 in one blob; empty for a memory of one sentence, see sentences.py). New memories are stored without them, so
 an import is keyword-searchable at parse speed; `fill` encodes what is missing in large batches
 afterwards (MemoryApi.fill_vectors, run in the background by the UI) and recall encodes a few of
 the newest inline (MemoryApi.recall).
@@ -34,6 +35,7 @@ import numpy as np
 
 from assistant.cancel import CancelToken
 from assistant.memory.encoder import Encoder
+from assistant.memory.sentences import pack, split_pieces
 from assistant.storage.conversations import now_iso
 from assistant.storage.database import EncryptedDatabase
 
@@ -48,10 +50,12 @@ _HAS = (
 )
 _HAS_TEXT = _HAS.format(variant="text")
 _HAS_WINDOW = _HAS.format(variant="window")
+_HAS_SENTENCES = _HAS.format(variant="sentences")
 _MISSING = {
-    "any": f"(NOT {_HAS_TEXT} OR NOT {_HAS_WINDOW})",
+    "any": f"(NOT {_HAS_TEXT} OR NOT {_HAS_WINDOW} OR NOT {_HAS_SENTENCES})",
     "text": f"NOT {_HAS_TEXT}",
     "window": f"NOT {_HAS_WINDOW}",
+    "sentences": f"NOT {_HAS_SENTENCES}",
 }
 _STORE = (
     "INSERT OR REPLACE INTO memory_vectors (memory_id, variant, encoder, vector) "
@@ -62,6 +66,10 @@ _STORE_WINDOW = (
     "SELECT :id, 'window', :encoder, :vector WHERE EXISTS (SELECT 1 FROM memories WHERE id = :id) "
     "AND NOT EXISTS (SELECT 1 FROM memory_windows WHERE memory_id = :id AND text IS NOT :window)"
 )
+_STORE_SENTENCES = (
+    "INSERT OR REPLACE INTO memory_vectors (memory_id, variant, encoder, vector) "
+    "SELECT :id, 'sentences', :encoder, :vector WHERE EXISTS (SELECT 1 FROM memories WHERE id = :id)"
+)
 _COPY_WINDOW = (
     "INSERT OR REPLACE INTO memory_vectors (memory_id, variant, encoder, vector) "
     "SELECT memory_id, 'window', encoder, vector FROM memory_vectors "
@@ -71,7 +79,7 @@ _COPY_WINDOW = (
 
 @dataclass(frozen=True)
 class Missing:
-    """A memory that lacks one or both of its vectors."""
+    """A memory that lacks one or more of its vectors."""
 
     id: int
     kind: str
@@ -79,6 +87,7 @@ class Missing:
     window: str | None  # its window text (None: no window row, the window is the text)
     has_text: bool
     has_window: bool
+    has_sentences: bool = True
 
     @property
     def window_is_text(self) -> bool:
@@ -103,7 +112,7 @@ def use_encoder(database: EncryptedDatabase, encoder: str) -> None:
 
 
 def pending(database: EncryptedDatabase) -> int:
-    """How many memories in the pool lack a text or window vector (one scan of the memories)."""
+    """How many memories in the pool lack a text, window or sentences vector (one scan)."""
     with database.read() as db:
         row = db.execute(
             f"SELECT count(*) FROM memories m WHERE m.in_pool = 1 AND {_MISSING['any']}"
@@ -119,18 +128,19 @@ def missing(
     newest_first: bool = False,
     after_id: int = 0,
 ) -> list[Missing]:
-    """Up to `limit` memories in the pool lacking a vector (`lacking`: "any", "text" or "window"),
-    by id (oldest first, from `after_id` on; or newest first)."""
+    """Up to `limit` memories in the pool lacking a vector (`lacking`: "any", "text", "window" or
+    "sentences"), by id (oldest first, from `after_id` on; or newest first)."""
     order = "DESC" if newest_first else "ASC"
     with database.read() as db:
         rows = db.execute(
-            f"SELECT m.id, m.kind, m.text, w.text, {_HAS_TEXT}, {_HAS_WINDOW} FROM memories m "
+            f"SELECT m.id, m.kind, m.text, w.text, {_HAS_TEXT}, {_HAS_WINDOW}, {_HAS_SENTENCES} "
+            "FROM memories m "
             "LEFT JOIN memory_windows w ON w.memory_id = m.id "
             f"WHERE m.in_pool = 1 AND m.id > :after AND {_MISSING[lacking]} "
             f"ORDER BY m.id {order} LIMIT :limit",
             {"after": after_id, "limit": limit},
         ).fetchall()
-    return [Missing(int(r[0]), r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+    return [Missing(int(r[0]), r[1], r[2], r[3], bool(r[4]), bool(r[5]), bool(r[6])) for r in rows]
 
 
 def fill(
@@ -144,15 +154,27 @@ def fill(
 ) -> int:
     """Encode and store the missing vectors of `rows` with one `encode` call (the encoder batches).
 
-    Text vectors come first; `budget` bounds how many texts are encoded (the rest wait). Returns
-    how many texts were encoded. `progress(encoded, to_encode)` comes from the encoder;
-    `cancel` raises `Cancelled` from inside the encoding, and then nothing of the call is stored.
+    Text vectors come first, then windows, then sentences; `budget` bounds how many texts are
+    encoded (a memory's sentences go all together or wait). Returns how many texts were encoded.
+    `progress(encoded, to_encode)` comes from the encoder; `cancel` raises `Cancelled` from inside
+    the encoding, and then nothing of the call is stored.
     """
-    jobs: list[tuple[str, Missing]] = [("text", row) for row in rows if not row.has_text]
-    jobs += [("window", row) for row in rows if not row.has_window and not row.window_is_text]
+    jobs: list[tuple[str, Missing, list[str]]] = [
+        ("text", row, [row.text]) for row in rows if not row.has_text
+    ]
+    jobs += [
+        ("window", row, [row.window or row.text])
+        for row in rows
+        if not row.has_window and not row.window_is_text
+    ]
+    # A memory of one sentence stores an empty blob (nothing to encode: its text vector is it).
+    for row in rows:
+        if not row.has_sentences:
+            pieces = split_pieces(row.text)
+            jobs.append(("sentences", row, pieces if len(pieces) > 1 else []))
     if budget is not None:
-        jobs = jobs[:budget]
-    encoded = {(variant, row.id) for variant, row in jobs}
+        jobs = _within(jobs, budget)
+    encoded = {(variant, row.id) for variant, row, _ in jobs}
     copies = [
         row.id
         for row in rows
@@ -162,14 +184,23 @@ def fill(
     ]
     if not jobs and not copies:
         return 0
-    texts = [row.text if variant == "text" else row.window or row.text for variant, row in jobs]
+    texts = [text for _, _, pieces in jobs for text in pieces]
     vectors = encoder.encode(texts, progress=progress, cancel=cancel) if texts else None
     name = encoder.name
     plain: list[dict[str, Any]] = []
     windowed: list[dict[str, Any]] = []
-    for index, (variant, row) in enumerate(jobs):
-        assert vectors is not None
-        values = {"id": row.id, "encoder": name, "vector": _blob(vectors[index])}
+    split: list[dict[str, Any]] = []
+    at = 0
+    for variant, row, pieces in jobs:
+        assert vectors is not None or not pieces
+        own = vectors[at : at + len(pieces)] if vectors is not None else None
+        at += len(pieces)
+        if variant == "sentences":
+            blob = pack(own) if own is not None and len(pieces) else b""
+            split.append({"id": row.id, "encoder": name, "vector": blob})
+            continue
+        assert own is not None
+        values = {"id": row.id, "encoder": name, "vector": _blob(own[0])}
         if variant == "text":
             plain.append(values)
         else:
@@ -179,9 +210,24 @@ def fill(
             db.conn.executemany(_STORE, plain)
         if windowed:
             db.conn.executemany(_STORE_WINDOW, windowed)
+        if split:
+            db.conn.executemany(_STORE_SENTENCES, split)
         if copies:
             db.conn.executemany(_COPY_WINDOW, [(memory_id, name) for memory_id in copies])
     return len(texts)
+
+
+def _within(
+    jobs: list[tuple[str, Missing, list[str]]], budget: int
+) -> list[tuple[str, Missing, list[str]]]:
+    """The jobs, in order, whose texts still fit in `budget` when their turn comes (a memory of
+    one sentence has nothing to encode: its empty sentences blob always fits)."""
+    kept, spent = [], 0
+    for job in jobs:
+        if spent + len(job[2]) <= budget:
+            kept.append(job)
+            spent += len(job[2])
+    return kept
 
 
 def _blob(vector: np.ndarray) -> bytes:

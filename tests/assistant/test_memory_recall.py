@@ -376,11 +376,13 @@ def test_length_is_the_log_word_count_z_scored_over_the_pool(
     assert not bare.length_z.any()
 
 
-def test_new_features_leave_untrained_ranking_and_older_saved_states_as_they_were() -> None:
+def test_new_features_load_into_older_saved_states_with_their_default_weights() -> None:
     import io
 
     assert DEFAULT_WEIGHTS["dense_unnamed"] == DEFAULT_WEIGHTS["length"] == 0.0
+    assert DEFAULT_WEIGHTS["dense_sentence"] == 1.0
     old_count = FEATURES.index("dense_unnamed")  # the features saved states had before these
+    sentence = FEATURES.index("dense_sentence")
     trained = MemoryPool(8)
     with torch.no_grad():
         generator = torch.Generator().manual_seed(5)
@@ -403,13 +405,19 @@ def test_new_features_leave_untrained_ranking_and_older_saved_states_as_they_wer
     )
     loaded = MemoryPool(8)
     loaded.load_learned_state(buffer.getvalue())
-    assert loaded.feature_weights()["dense_unnamed"] == loaded.feature_weights()["length"] == 0.0
+    weights = loaded.feature_weights()
+    assert weights["dense_unnamed"] == weights["length"] == 0.0
+    assert weights["dense_sentence"] == 1.0
     old_features = torch.randn(10, old_count, generator=generator)
-    with_new = torch.cat([old_features, torch.randn(10, len(FEATURES) - old_count)], 1)
+    new_features = torch.randn(10, len(FEATURES) - old_count)
+    with_new = torch.cat([old_features, new_features], 1)
     without_new = torch.cat([old_features, torch.zeros(10, len(FEATURES) - old_count)], 1)
     with torch.no_grad():
-        # The new columns change nothing for it, and the old ones score as they were trained.
-        assert torch.allclose(loaded.score(with_new), loaded.score(without_new))
+        # The zero-weight columns change nothing; dense_sentence adds itself (weight 1, and no
+        # path through the residual); the old columns score as they were trained.
+        assert torch.allclose(
+            loaded.score(with_new) - loaded.score(without_new), with_new[:, sentence], atol=1e-5
+        )
         first = trained.residual[0].weight[:, :old_count]
         hidden = torch.tanh(old_features @ first.T + trained.residual[0].bias)
         expected = (
@@ -417,7 +425,7 @@ def test_new_features_leave_untrained_ranking_and_older_saved_states_as_they_wer
             + trained.scorer.bias
             + trained.residual[2](hidden)[:, 0]
         )
-        assert torch.allclose(loaded.score(with_new), expected, atol=1e-5)
+        assert torch.allclose(loaded.score(without_new), expected, atol=1e-5)
 
 
 def test_recall_runs_blas_on_one_thread_and_restores_it(
