@@ -210,7 +210,9 @@ class Recaller:
         features[:, 11] = np.log1p(facts.access) / 5.0
         features[:, _LENGTH] = facts.length
         if every_feature or not pool.is_silent("dense_sentence"):
-            self._score_sentences(ids, features, rows, keep, adapted, text_mean, text_std)
+            # Training takes every candidate's exact value; recall, the few that can win.
+            limit = len(ids) if every_feature else SENTENCE_RERANK
+            self._score_sentences(ids, features, rows, keep, adapted, text_mean, text_std, limit)
         chosen = np.flatnonzero(keep)
         return Candidates(
             [ids[i] for i in chosen],
@@ -229,17 +231,18 @@ class Recaller:
         query: torch.Tensor,
         text_mean: float,
         text_std: float,
+        limit: int,
     ) -> None:
-        """Raise the "dense_sentence" feature of the SENTENCE_RERANK best candidates (by every
-        other feature) from its floor to their best sentence's cosine z. Their sentence vectors
-        are read from the database, not kept in memory (about one more vector per memory): a
-        second stage over the few that can reach the top, rather than every candidate (on LoCoMo
-        the top 30 already rank exactly as all ~150 do)."""
+        """Raise the "dense_sentence" feature of the `limit` best candidates (by every other
+        feature) from its floor to their best sentence's cosine z. Their sentence vectors are
+        read from the database, not kept in memory (about one more vector per memory). Recall
+        takes SENTENCE_RERANK of them, a second stage over the few that can reach the top: on
+        LoCoMo the top 30 already rank exactly as all ~150 candidates do."""
         preliminary = self.pool.score_array(features)
         eligible = np.flatnonzero(keep & (rows >= 0))
         if len(eligible) == 0:
             return
-        top = eligible[np.argsort(-preliminary[eligible], kind="stable")[:SENTENCE_RERANK]]
+        top = eligible[np.argsort(-preliminary[eligible], kind="stable")[:limit]]
         wanted = [ids[i] for i in top.tolist()]
         blobs = self.store.sentence_blobs(wanted)
         dim = self.pool.dim

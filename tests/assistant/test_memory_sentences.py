@@ -151,3 +151,46 @@ def test_forgetting_a_memory_deletes_its_sentence_vectors(opened: Assistant) -> 
     assert long_id in blobs(opened)
     opened.memory.forget(long_id)
     assert long_id not in blobs(opened)
+
+
+def test_recall_scores_the_sentences_of_its_best_candidates_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Recall reads sentence vectors for the SENTENCE_RERANK best candidates (by the other
+    features); the rest keep the floor, their whole text's cosine. Training takes them all."""
+    import assistant.memory.recall as recall_module
+
+    second = (
+        "The plumber came on Tuesday to look at the leaking pipe under the sink, and it took him "
+        "the whole afternoon. Later that evening I cooked plum dumplings from grandma's recipe "
+        "and they turned out great."
+    )
+    others = [
+        "I bought a new umbrella because the old one broke in the storm",
+        "Our team meeting moved to Thursday mornings",
+        "The car needs new winter tyres before December",
+        "My sister is learning to play the violin",
+    ]
+    with Assistant() as assistant:
+        ids = assistant.memory.add([NewMemory(LONG), NewMemory(second)])
+        assistant.memory.add([NewMemory(text) for text in others])
+        memory = assistant.memory
+        recaller = Recaller(memory.store, memory.sync(), memory._encode_query)
+        query = "How did the plum dumplings from grandma's recipe turn out?"
+        column, dense = FEATURES.index("dense_sentence"), FEATURES.index("dense")
+        exact = recaller.candidates(query)
+        assert all(
+            exact.features[exact.ids.index(i), column] > exact.features[exact.ids.index(i), dense]
+            for i in ids
+        )
+        monkeypatch.setattr(recall_module, "SENTENCE_RERANK", 1)
+        quick = recaller.candidates(query, every_feature=False)
+        scores = memory.sync().score_array(quick.features.numpy())
+        first = quick.ids[int(np.argmax(scores))]
+        assert first in ids
+        for memory_id in ids:
+            at, exact_at = quick.ids.index(memory_id), exact.ids.index(memory_id)
+            if memory_id == first:
+                assert quick.features[at, column] == pytest.approx(exact.features[exact_at, column])
+            else:
+                assert quick.features[at, column] == pytest.approx(quick.features[at, dense])
