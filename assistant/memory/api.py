@@ -324,9 +324,9 @@ class MemoryApi(ForgettingMethods):
         cancel: CancelToken | None = None,
         threads: int | None = None,
     ) -> int:
-        """Encode the missing text, window and sentences vectors of up to `limit` memories (all when None),
-        oldest first, in large batches; store them and mark the pool for a rebuild on the next
-        recall. Returns how many memories were completed.
+        """Encode the missing text, window and sentences vectors of up to `limit` memories (all
+        when None), oldest first, in large batches; store them and mark the pool for a rebuild on
+        the next recall. Returns how many memories were completed.
 
         `progress(done, total)` counts memories (total: what this call will do at most, fixed at
         the start). A cancelled `cancel` stops it between (and inside) batches; what was stored

@@ -2,10 +2,10 @@
 
 Every memory in the pool gets vectors of three variants from the encoder: "text" (the memory
 alone), "window" (the memory with its session neighbours, see store.WINDOW) and "sentences" (one
-per sentence, float16 in one blob; empty for a memory of one sentence, see sentences.py). New memories are stored without them, so
-an import is keyword-searchable at parse speed; `fill` encodes what is missing in large batches
-afterwards (MemoryApi.fill_vectors, run in the background by the UI) and recall encodes a few of
-the newest inline (MemoryApi.recall).
+per sentence, float16 in one blob; empty for a memory of one sentence, see sentences.py). New
+memories are stored without them, so an import is keyword-searchable at parse speed; `fill`
+encodes what is missing in large batches afterwards (MemoryApi.fill_vectors, run in the
+background by the UI) and recall encodes a few of the newest inline (MemoryApi.recall).
 
 A window vector is copied from the text vector instead of encoded when encoding it would add
 nothing: the memory has no neighbours (its window is its own text), or it is a document/email
