@@ -87,7 +87,7 @@ class Missing:
     window: str | None  # its window text (None: no window row, the window is the text)
     has_text: bool
     has_window: bool
-    has_sentences: bool = True
+    has_sentences: bool
 
     @property
     def window_is_text(self) -> bool:
@@ -185,21 +185,23 @@ def fill(
     if not jobs and not copies:
         return 0
     texts = [text for _, _, pieces in jobs for text in pieces]
-    vectors = encoder.encode(texts, progress=progress, cancel=cancel) if texts else None
+    # No texts (only empty sentence blobs and window copies): the encoder is not even loaded.
+    vectors = (
+        encoder.encode(texts, progress=progress, cancel=cancel)
+        if texts
+        else np.zeros((0, 1), dtype=np.float32)
+    )
     name = encoder.name
     plain: list[dict[str, Any]] = []
     windowed: list[dict[str, Any]] = []
     split: list[dict[str, Any]] = []
     at = 0
     for variant, row, pieces in jobs:
-        assert vectors is not None or not pieces
-        own = vectors[at : at + len(pieces)] if vectors is not None else None
+        own = vectors[at : at + len(pieces)]
         at += len(pieces)
-        if variant == "sentences":
-            blob = pack(own) if own is not None and len(pieces) else b""
-            split.append({"id": row.id, "encoder": name, "vector": blob})
+        if variant == "sentences":  # packs to b"" for a memory of one sentence
+            split.append({"id": row.id, "encoder": name, "vector": pack(own)})
             continue
-        assert own is not None
         values = {"id": row.id, "encoder": name, "vector": _blob(own[0])}
         if variant == "text":
             plain.append(values)
