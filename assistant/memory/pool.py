@@ -3,8 +3,9 @@
 - Keys: one unit vector per memory ("text") and one for the memory with its neighbours in the same
   session ("window"). They are a cache of the database, rebuilt from it at any time, never saved.
 - Learned: a query adapter (a d×d linear map, identity at first), a linear scorer over recall
-  features (FEATURES) and a small residual network added to it (silent at first). Their weights
-  are saved in the encrypted database (`pool_state`). Recall's reasons come from the linear part.
+  features (FEATURES), a gate that shifts those weights by what the query is (zero at first) and
+  a small residual network added to the score (silent at first). Their weights are saved in the
+  encrypted database (`pool_state`). Recall's reasons come from the linear part, gate included.
 - Search: exact below `exact_limit` memories, faiss IVF-SQ8 indexes above (index.py).
 - Capacity: at most `capacity` memories are kept for recall; beyond it the least valuable are evicted
   (see eviction.py: never pinned memories, never user facts).
@@ -100,6 +101,11 @@ class MemoryPool(nn.Module):
         self.window_index: VectorIndex | None = None
         self.adapter = nn.Linear(dim, dim, bias=False)
         self.scorer = nn.Linear(len(FEATURES), 1)
+        # Feature weights that depend on the query: a linear map of the encoded query (before
+        # the adapter) added to the scorer's weights. "When did…" questions lean on the time
+        # match, "what does <name>…" on the speaker, whatever the conversation; one weight for
+        # every kind of question cannot say that. Zero at first.
+        self.gate = nn.Linear(dim, len(FEATURES), bias=False)
         # A small learned correction on top of the linear scorer, for what a weighted sum cannot
         # say (e.g. a time match matters more when the keywords are weak). Its output layer starts
         # at zero, so an untrained pool ranks by the hand-set weights alone.
@@ -137,6 +143,7 @@ class MemoryPool(nn.Module):
             self.adapter.weight.copy_(torch.eye(self.dim))
             self.scorer.weight.copy_(torch.tensor([[DEFAULT_WEIGHTS[f] for f in FEATURES]]))
             self.scorer.bias.zero_()
+            self.gate.weight.zero_()
             generator = torch.Generator().manual_seed(0)  # the same starting point every time
             first = cast(nn.Linear, self.residual[0])
             last = cast(nn.Linear, self.residual[2])
@@ -154,6 +161,7 @@ class MemoryPool(nn.Module):
             {
                 "adapter": self.adapter.state_dict(),
                 "scorer": self.scorer.state_dict(),
+                "gate": self.gate.state_dict(),
                 "residual": self.residual.state_dict(),
             },
             buffer,
@@ -162,8 +170,9 @@ class MemoryPool(nn.Module):
 
     def load_learned_state(self, data: bytes) -> None:
         """Load saved weights. A state saved with fewer FEATURES (features are only ever appended)
-        gets the new ones' default weights and silent residual inputs: it ranks as it did, plus
-        what the new features' defaults add to an untrained pool (dense_sentence's weight 1)."""
+        gets the new ones' default weights, and silent gate rows and residual inputs: it ranks as
+        it did, plus what the new features' defaults add to an untrained pool (dense_sentence's
+        weight 1). A state saved before the gate existed loads with the gate at zero."""
         state = torch.load(io.BytesIO(data), weights_only=True)
         self.adapter.load_state_dict(state["adapter"])
         scorer = dict(state["scorer"])
@@ -172,6 +181,11 @@ class MemoryPool(nn.Module):
             defaults = torch.tensor([[DEFAULT_WEIGHTS[f] for f in FEATURES[saved:]]])
             scorer["weight"] = torch.cat([scorer["weight"], defaults.to(scorer["weight"])], 1)
         self.scorer.load_state_dict(scorer)
+        with torch.no_grad():
+            self.gate.weight.zero_()
+            if "gate" in state:
+                saved_gate = state["gate"]["weight"]
+                self.gate.weight[: saved_gate.shape[0]] = saved_gate
         if "residual" in state:  # saved before the residual existed: it stays at zero
             residual = dict(state["residual"])
             first = residual["0.weight"]
@@ -185,23 +199,28 @@ class MemoryPool(nn.Module):
         return dict(zip(FEATURES, weights, strict=True))
 
     def is_silent(self, feature: str) -> bool:
-        """True when `feature` cannot change any score: its linear weight is 0, and the residual
-        gives it no path (the residual's output layer is still zero, or the feature's input
-        column is). Recall may then skip computing it."""
+        """True when `feature` cannot change any score: its linear weight is 0 for every query
+        (the gate's row for it too), and the residual gives it no path (the residual's output
+        layer is still zero, or the feature's input column is). Recall may then skip it."""
         column = FEATURES.index(feature)
         first = cast(nn.Linear, self.residual[0])
         last = cast(nn.Linear, self.residual[2])
         with torch.no_grad():
             no_path = not bool(last.weight.any()) or not bool(first.weight[:, column].any())
-            return float(self.scorer.weight[0, column]) == 0.0 and no_path
+            gated = bool(self.gate.weight[column].any())
+            return float(self.scorer.weight[0, column]) == 0.0 and not gated and no_path
 
     def adapt(self, queries: torch.Tensor) -> torch.Tensor:
         """Adapted, re-normalised query vectors (batch, dim)."""
         return nn.functional.normalize(self.adapter(queries), dim=-1)
 
-    def score(self, features: torch.Tensor) -> torch.Tensor:
-        """(candidates, len(FEATURES)) → (candidates,)"""
-        return (self.scorer(features) + self.residual(features)).squeeze(-1)
+    def score(self, features: torch.Tensor, query: torch.Tensor | None = None) -> torch.Tensor:
+        """(candidates, len(FEATURES)) → (candidates,), for the encoded `query` (dim,), before
+        the adapter. Without a query, the gate's part is left out."""
+        linear = self.scorer(features).squeeze(-1)
+        if query is not None:
+            linear = linear + features @ self.gate(query)
+        return linear + self.residual(features).squeeze(-1)
 
     # Recall's inference path, in numpy: for one query and a few hundred candidates the products
     # are tiny, and torch's dispatch and thread wake-ups cost more than the arithmetic (≈2 ms per
@@ -211,12 +230,20 @@ class MemoryPool(nn.Module):
         vector: np.ndarray = self.adapter.weight.detach().numpy() @ query
         return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
-    def score_array(self, features: np.ndarray) -> np.ndarray:
-        """`score` for a (candidates, len(FEATURES)) array."""
+    def weights_array(self, query: np.ndarray | None = None) -> np.ndarray:
+        """The linear feature weights for the encoded `query` (before the adapter): the scorer's,
+        shifted by the gate. Recall's reasons are these weights times the features."""
+        weights: np.ndarray = self.scorer.weight.detach().numpy()[0]
+        if query is not None:
+            weights = weights + self.gate.weight.detach().numpy() @ query
+        return weights
+
+    def score_array(self, features: np.ndarray, query: np.ndarray | None = None) -> np.ndarray:
+        """`score` for a (candidates, len(FEATURES)) array and a (dim,) query."""
         first = cast(nn.Linear, self.residual[0])
         last = cast(nn.Linear, self.residual[2])
         bias = float(self.scorer.bias.detach()[0])
-        linear = features @ self.scorer.weight.detach().numpy()[0] + bias
+        linear = features @ self.weights_array(query) + bias
         hidden = np.tanh(features @ first.weight.detach().numpy().T + first.bias.detach().numpy())
         result: np.ndarray = (
             linear + hidden @ last.weight.detach().numpy()[0] + float(last.bias.detach()[0])

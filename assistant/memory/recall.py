@@ -59,6 +59,7 @@ class Candidates:
     time_range: TimeRange | None
     rows: np.ndarray  # pool row of each candidate, -1 when it has no vectors yet
     query_vector: torch.Tensor  # the encoded query, before the adapter
+    retrieved: np.ndarray  # bool per candidate: found by recall's lists, not only by `include`
 
 
 class Recaller:
@@ -118,15 +119,13 @@ class Recaller:
         total = max(len(pool), 1)
         keyword_z = _BM25Z(dict(keyword_hits), total)
         window_z = _BM25Z(dict(window_hits), total)
-        ids = list(
-            dict.fromkeys(
-                pool.rows.ids[text_rows].tolist()
-                + pool.rows.ids[window_rows].tolist()
-                + [i for i, _ in keyword_hits]
-                + [i for i, _ in window_hits]
-                + list(include)
-            )
+        listed = dict.fromkeys(
+            pool.rows.ids[text_rows].tolist()
+            + pool.rows.ids[window_rows].tolist()
+            + [i for i, _ in keyword_hits]
+            + [i for i, _ in window_hits]
         )
+        ids = list(listed) + [i for i in dict.fromkeys(include) if i not in listed]
         # Memories not in the pool yet (their vectors are still being computed) come from keywords.
         row_of = pool.row_of
         rows = np.array([row_of.get(i, -1) for i in ids], dtype=np.int64)
@@ -212,7 +211,9 @@ class Recaller:
         if every_feature or not pool.is_silent("dense_sentence"):
             # Training takes every candidate's exact value; recall, the few that can win.
             limit = len(ids) if every_feature else SENTENCE_RERANK
-            self._score_sentences(ids, features, rows, keep, adapted, text_mean, text_std, limit)
+            self._score_sentences(
+                ids, features, rows, keep, query_vector.numpy(), adapted, text_mean, text_std, limit
+            )
         chosen = np.flatnonzero(keep)
         return Candidates(
             [ids[i] for i in chosen],
@@ -220,6 +221,7 @@ class Recaller:
             time_range,
             rows[chosen],
             query_vector,
+            chosen < len(listed),
         )
 
     def _score_sentences(
@@ -228,7 +230,8 @@ class Recaller:
         features: np.ndarray,
         rows: np.ndarray,
         keep: np.ndarray,
-        query: torch.Tensor,
+        query_vector: np.ndarray,
+        adapted: torch.Tensor,
         text_mean: float,
         text_std: float,
         limit: int,
@@ -237,8 +240,9 @@ class Recaller:
         feature) from its floor to their best sentence's cosine z. Their sentence vectors are
         read from the database, not kept in memory (about one more vector per memory). Recall
         takes SENTENCE_RERANK of them, a second stage over the few that can reach the top: on
-        LoCoMo the top 30 already rank exactly as all ~150 candidates do."""
-        preliminary = self.pool.score_array(features)
+        LoCoMo the top 30 already rank exactly as all ~150 candidates do. `query_vector` is the
+        encoded query (what the gate reads), `adapted` the adapted one (what cosines use)."""
+        preliminary = self.pool.score_array(features, query_vector)
         eligible = np.flatnonzero(keep & (rows >= 0))
         if len(eligible) == 0:
             return
@@ -251,7 +255,7 @@ class Recaller:
         if not sizes.any():
             return
         stacked = unpack(b"".join(blobs[i] for i, n in zip(wanted, sizes, strict=True) if n), dim)
-        cosines = (stacked @ query.numpy().astype(np.float32) - text_mean) / text_std
+        cosines = (stacked @ adapted.numpy().astype(np.float32) - text_mean) / text_std
         owners = np.repeat(top, sizes)
         np.maximum.at(features[:, _DENSE_SENTENCE], owners, cosines.astype(np.float32))
 
@@ -282,9 +286,10 @@ class Recaller:
         found = self.candidates(query, day, every_feature=False)
         if not found.ids:
             return []
-        scores = self.pool.score_array(found.features.numpy())
+        query_vector = found.query_vector.numpy()
+        scores = self.pool.score_array(found.features.numpy(), query_vector)
         order = np.argsort(-scores)
-        weights = self.pool.scorer.weight.detach()[0].numpy()
+        weights = self.pool.weights_array(query_vector)
         memories = self.store.get_many(found.ids[i] for i in order[: k + 5])
         result: list[RecalledMemory] = []
         for index in order:

@@ -9,7 +9,7 @@ import torch
 
 from assistant import Assistant
 from assistant.memory.learn import Signal, load_signals
-from assistant.memory.pool import DEFAULT_WEIGHTS
+from assistant.memory.pool import DEFAULT_WEIGHTS, FEATURES
 from assistant.memory.store import NewMemory
 
 NOTES = [
@@ -109,7 +109,8 @@ def test_forgetting_a_memory_deletes_the_signals_that_mention_it(
 
 
 def test_training_learns_the_new_features_weights() -> None:
-    """When the confirmed memories are the long turns, the "length" weight rises from 0."""
+    """When the confirmed memories are the long turns, the "length" weight rises from 0 for
+    those queries."""
     long_turns = [
         "I finally finished restoring the old wooden sailing boat my grandfather left me",
         "We drove all the way up the coast to watch the whales near the lighthouse",
@@ -130,16 +131,21 @@ def test_training_learns_the_new_features_weights() -> None:
             ]
         )
         known = ids(assistant)
-        queries = ["the boat", "whales", "chess", "tomatoes"]
+        queries = [
+            f"What did Ann say about {q}?" for q in ("the boat", "whales", "chess", "tomatoes")
+        ]
         memory.record_signals(
             [
-                Signal("evidence", f"What did Ann say about {q}?", {known[text]: 1.0})
-                for q, text in zip(queries, long_turns, strict=True)
+                Signal("evidence", query, {known[text]: 1.0})
+                for query, text in zip(queries, long_turns, strict=True)
             ]
         )
-        assert memory.sync().feature_weights()["length"] == 0.0
+        encoded = [memory.encoder.encode_query(query) for query in queries]
+        length = FEATURES.index("length")
+        # The weight each of these queries gives it: the scorer's, shifted by the gate.
+        assert [memory.sync().weights_array(vector)[length] for vector in encoded] == [0.0] * 4
         memory.retrain(seed=0)
-        assert memory.sync().feature_weights()["length"] > 0.05
+        assert all(memory.sync().weights_array(vector)[length] > 0.02 for vector in encoded)
 
 
 def test_training_keeps_the_average_of_the_later_steps() -> None:
@@ -176,3 +182,26 @@ def test_averaging_changes_what_training_keeps(memory_assistant: Assistant) -> N
         states.append(pool.scorer.weight.detach().clone())
         assert memory.recall("heating firm", 1, touch=False)[0].memory.id == target
     assert not torch.allclose(states[0], states[1])
+
+
+def test_the_scorer_learns_only_from_positives_recall_retrieved(
+    memory_assistant: Assistant,
+) -> None:
+    """A positive that recall's lists did not find is still a candidate in training (the adapter
+    pulls the query towards it), but not in the scorer's target: recall could not rank it."""
+    from assistant.memory.learn import _examples
+    from assistant.memory.recall import Recaller
+
+    memory = memory_assistant.memory
+    known = ids(memory_assistant)
+    recaller = Recaller(
+        memory.store, memory.sync(), memory.encoder.encode_query, candidates_per_list=1
+    )
+    near = known["The boiler makes a clicking noise at night"]  # both words: the best BM25
+    far = known["Grandma's recipe uses two eggs"]
+    [example] = _examples(recaller, [Signal("evidence", "boiler noise", {near: 1.0, far: 1.0})])
+    found = example.candidates
+    assert found.retrieved[found.ids.index(near)] and not found.retrieved[found.ids.index(far)]
+    assert example.target[found.ids.index(far)] == pytest.approx(0.5)
+    assert example.ranked[found.ids.index(far)] == 0.0
+    assert example.ranked[found.ids.index(near)] == pytest.approx(1.0)

@@ -153,6 +153,11 @@ def test_numpy_inference_path_matches_the_torch_modules() -> None:
             pool.score_array(features.numpy()), pool.score(features).numpy(), atol=1e-5
         )
         assert np.allclose(
+            pool.score_array(features.numpy(), query.numpy()),
+            pool.score(features, query).numpy(),
+            atol=1e-5,
+        )
+        assert np.allclose(
             pool.adapt_array(query.numpy()), pool.adapt(query[None])[0].numpy(), atol=1e-6
         )
 
@@ -182,6 +187,58 @@ def test_residual_scorer_starts_silent_and_round_trips() -> None:
     pool.reset_learning()
     assert torch.equal(pool.residual[0].weight, MemoryPool(8).residual[0].weight)
     assert torch.allclose(pool.score(features), features @ weights)
+
+
+def test_the_gate_shifts_feature_weights_by_query_and_round_trips() -> None:
+    import io
+
+    pool = MemoryPool(8)
+    features = torch.randn(20, len(FEATURES))
+    weights = torch.tensor([DEFAULT_WEIGHTS[f] for f in FEATURES])
+    query = torch.nn.functional.normalize(torch.randn(8), dim=0)
+    # Untrained: the gate adds nothing, whatever the query.
+    assert torch.allclose(pool.score(features, query), features @ weights)
+    assert pool.is_silent("length")
+    column = FEATURES.index("length")
+    with torch.no_grad():
+        pool.gate.weight[column] = 2.0 * query  # "length" matters for queries like this one
+    shifted = weights.clone()
+    shifted[column] += 2.0
+    assert torch.allclose(pool.score(features, query), features @ shifted, atol=1e-5)
+    assert np.allclose(pool.weights_array(query.numpy()), shifted.numpy(), atol=1e-6)
+    assert np.allclose(pool.weights_array(-query.numpy())[column], -2.0, atol=1e-6)
+    assert torch.allclose(pool.score(features), features @ weights)  # no query, no gate
+    assert not pool.is_silent("length")  # a query can give it a say
+    other = MemoryPool(8)
+    other.load_learned_state(pool.learned_state())
+    assert torch.equal(other.gate.weight, pool.gate.weight)
+    # A state saved before the gate existed loads with it at zero.
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "adapter": pool.adapter.state_dict(),
+            "scorer": pool.scorer.state_dict(),
+            "residual": pool.residual.state_dict(),
+        },
+        buffer,
+    )
+    other.load_learned_state(buffer.getvalue())
+    assert not other.gate.weight.any()
+    # One saved with fewer features keeps its rows; the new features' rows are zero.
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "adapter": pool.adapter.state_dict(),
+            "scorer": {"weight": pool.scorer.weight[:, :-1], "bias": pool.scorer.bias},
+            "gate": {"weight": pool.gate.weight[:-1]},
+        },
+        buffer,
+    )
+    other.load_learned_state(buffer.getvalue())
+    assert torch.equal(other.gate.weight[:-1], pool.gate.weight[:-1])
+    assert not other.gate.weight[-1].any()
+    pool.reset_learning()
+    assert not pool.gate.weight.any()
 
 
 def test_pool_key_matrix_is_rebuilt_from_the_database(assistant_with_memories: Assistant) -> None:
